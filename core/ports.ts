@@ -1,0 +1,152 @@
+/**
+ * Ports: everything the core needs from outside, as interfaces. `infra/` implements them; `src/`
+ * wires the implementations in. Nothing here knows about SQLite, DynamoDB, HTTP or a chat SDK.
+ */
+import type {
+  Account,
+  ActivityEntry,
+  Coin,
+  LinkedIdentity,
+  Portfolio,
+  PriceAlert,
+  Quote,
+  SystemStats,
+  Transaction,
+} from './domain';
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page; absent on the last page. */
+  next?: string;
+}
+
+export interface PageRequest {
+  limit: number;
+  cursor?: string;
+}
+
+/** What a trade plan decided, given the portfolio as it is inside the store's atomic section. */
+export type TradePlan =
+  | { ok: true; portfolio: Portfolio; transaction: Transaction }
+  | { ok: false; reason: string };
+
+export type TradeOutcome =
+  | { status: 'done'; portfolio: Portfolio; transaction: Transaction }
+  /** The idempotency key was used before: nothing changed, here is what it did then. */
+  | { status: 'duplicate'; transaction: Transaction }
+  | { status: 'rejected'; reason: string };
+
+export class ConflictError extends Error {
+  constructor(readonly what: 'username' | 'email' | 'identity' | 'coin') {
+    super(`${what} already exists`);
+    this.name = 'ConflictError';
+  }
+}
+
+export type AccountPatch = Partial<Pick<Account, 'email' | 'role' | 'currency' | 'emailNotifications' | 'passwordHash'>>;
+
+export interface Store {
+  /** Creates the account and its empty portfolio (and links `identityKey` when given) atomically.
+   *  Throws ConflictError when the username, email or identity is taken. */
+  createAccount(account: Account, startCash: string, identity?: LinkedIdentity): Promise<void>;
+  getAccount(username: string): Promise<Account | null>;
+  getAccountByEmail(email: string): Promise<Account | null>;
+  updateAccount(username: string, patch: AccountPatch): Promise<Account | null>;
+  /** Ordered by username. */
+  listAccounts(page: PageRequest): Promise<Page<Account>>;
+
+  findIdentity(key: string): Promise<LinkedIdentity | null>;
+  /** Throws ConflictError('identity') when the key is already linked. */
+  linkIdentity(identity: LinkedIdentity): Promise<void>;
+  unlinkIdentity(key: string): Promise<boolean>;
+  listIdentities(username: string): Promise<LinkedIdentity[]>;
+
+  saveLinkCode(codeHash: string, username: string, expiresAt: number): Promise<void>;
+  /** Deletes the code and returns its username if it existed and had not expired: single use even
+   *  when two consumers race. */
+  consumeLinkCode(codeHash: string, now: number): Promise<string | null>;
+
+  getPortfolio(username: string): Promise<Portfolio | null>;
+  /**
+   * Runs `plan` against the current portfolio and, if it says ok, writes the new portfolio, the
+   * transaction and the idempotency record in one atomic step. `plan` is pure and may be called
+   * more than once (optimistic stores retry it on a version conflict).
+   */
+  executeTrade(username: string, idempotencyKey: string, plan: (current: Portfolio) => TradePlan): Promise<TradeOutcome>;
+  /** Newest first. */
+  listTransactions(username: string, page: PageRequest): Promise<Page<Transaction>>;
+  /** Every account's transactions, newest first. */
+  listAllTransactions(page: PageRequest): Promise<Page<Transaction>>;
+
+  /** Inserts the alert unless the user already has `limit` active alerts. */
+  createAlert(alert: PriceAlert, limit: number): Promise<'created' | 'limit'>;
+  /** Active alerts of a user, oldest first. */
+  listAlerts(username: string): Promise<PriceAlert[]>;
+  deleteAlert(username: string, alertId: string): Promise<boolean>;
+  /** Active alerts on one coin, for the alert engine (no full scan). */
+  listActiveAlertsByCoin(coinId: string): Promise<PriceAlert[]>;
+  /** Marks an active alert fired; true for exactly one caller when several race. */
+  markAlertFired(username: string, alertId: string, at: number): Promise<boolean>;
+
+  listCoins(): Promise<Coin[]>;
+  addCoin(coin: Coin): Promise<void>;
+  removeCoin(coinId: string): Promise<boolean>;
+
+  /** Records that a non-trade side effect ran for this key; false if it already had. */
+  claimOnce(key: string, expiresAt: number): Promise<boolean>;
+
+  recordActivity(entry: ActivityEntry): Promise<void>;
+  /** Newest first. */
+  listActivity(username: string, page: PageRequest): Promise<Page<ActivityEntry>>;
+  pruneActivity(before: number): Promise<number>;
+
+  stats(): Promise<SystemStats>;
+  close(): Promise<void>;
+}
+
+export interface FiatRates {
+  /** Units of each currency per one unit of the base currency, as decimal strings. */
+  rates: Record<string, string>;
+  simulated: boolean;
+}
+
+export interface PriceFeed {
+  /** True when prices are simulated rather than live. */
+  readonly simulated: boolean;
+  /** The latest quote held for a coin, however old; the caller judges freshness. */
+  quote(coinId: string): Quote | undefined;
+  fiatRates(): FiatRates;
+  /** The coins the shared poller fetches. */
+  track(coinIds: string[]): void;
+  /** Looks a coin id up in the upstream coin list (for admins adding coins). */
+  lookupCoin(coinId: string): Promise<Coin | null>;
+}
+
+/** Trade confirmations and fired alerts by email; `enabled` is false when email is not configured. */
+export interface Notifier {
+  readonly enabled: boolean;
+  /** Starts email for an account (the provider may first ask the recipient to confirm). */
+  subscribe(username: string, email: string): Promise<void>;
+  unsubscribe(username: string): Promise<void>;
+  /** Fire and forget: never throws, never delays a trade. */
+  send(username: string, message: { subject: string; body: string }): void;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, hash: string): Promise<boolean>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export interface IdGenerator {
+  next(): string;
+}
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
