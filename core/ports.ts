@@ -51,6 +51,7 @@ export interface Store {
   createAccount(account: Account, startCash: string, identity?: LinkedIdentity): Promise<void>;
   getAccount(username: string): Promise<Account | null>;
   getAccountByEmail(email: string): Promise<Account | null>;
+  /** Throws ConflictError('email') when the new email belongs to another account. */
   updateAccount(username: string, patch: AccountPatch): Promise<Account | null>;
   /** Ordered by username. */
   listAccounts(page: PageRequest): Promise<Page<Account>>;
@@ -62,15 +63,17 @@ export interface Store {
   listIdentities(username: string): Promise<LinkedIdentity[]>;
 
   saveLinkCode(codeHash: string, username: string, expiresAt: number): Promise<void>;
-  /** Deletes the code and returns its username if it existed and had not expired: single use even
-   *  when two consumers race. */
+  /** Deletes the code and returns its username if it existed and had not expired (expired when
+   *  now >= expiresAt): single use even when two consumers race. */
   consumeLinkCode(codeHash: string, now: number): Promise<string | null>;
 
   getPortfolio(username: string): Promise<Portfolio | null>;
   /**
    * Runs `plan` against the current portfolio and, if it says ok, writes the new portfolio, the
    * transaction and the idempotency record in one atomic step. `plan` is pure and may be called
-   * more than once (optimistic stores retry it on a version conflict).
+   * more than once (optimistic stores retry it on a version conflict). Holdings whose quantity is
+   * zero are not stored. Throws if the plan's version is not current.version + 1. A rejected plan
+   * leaves the idempotency key unused. Keys are scoped to the username.
    */
   executeTrade(username: string, idempotencyKey: string, plan: (current: Portfolio) => TradePlan): Promise<TradeOutcome>;
   /** Newest first. */
@@ -134,7 +137,9 @@ export interface Notifier {
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
-  verify(password: string, hash: string): Promise<boolean>;
+  /** False for a null hash, after the same work as a real check: timing must not reveal which
+   *  accounts exist or have passwords. */
+  verify(password: string, hash: string | null): Promise<boolean>;
 }
 
 export interface Clock {

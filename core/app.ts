@@ -1,0 +1,45 @@
+/** Assembles the core from its ports: the registry, the shared services, and the dispatcher. */
+import { AttemptLimiter } from './attempt-limiter';
+import { CoinCatalog } from './coin-catalog';
+import { ALL_COMMANDS } from './commands';
+import type { CoreConfig, Services } from './context';
+import { Dispatcher } from './dispatcher';
+import type { Clock, IdGenerator, Logger, Notifier, PasswordHasher, PriceFeed, Store } from './ports';
+import { CommandRegistry } from './registry';
+
+export interface CoreDeps {
+  store: Store;
+  prices: PriceFeed;
+  notifier: Notifier;
+  passwords: PasswordHasher;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  config: CoreConfig;
+}
+
+export interface Core {
+  services: Services;
+  dispatcher: Dispatcher;
+  registry: CommandRegistry;
+}
+
+export function createCore(deps: CoreDeps): Core {
+  const registry = new CommandRegistry(ALL_COMMANDS);
+  const services: Services = {
+    ...deps,
+    registry,
+    coins: new CoinCatalog(deps.store, deps.prices, deps.clock),
+    loginAttempts: new AttemptLimiter(deps.clock),
+  };
+  return { services, registry, dispatcher: new Dispatcher(services) };
+}
+
+export const DEFAULT_CORE_CONFIG: CoreConfig = {
+  startBalance: '10000',
+  feePercent: '0',
+  maxQuoteAgeMs: 60_000,
+  maxAlertsPerUser: 20,
+  activityRetentionDays: 30,
+  confirmTradesAbove: '1000',
+};

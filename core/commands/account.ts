@@ -1,0 +1,216 @@
+import { createHash, randomInt } from 'node:crypto';
+import { ACCESS } from '../access';
+import { args, optional } from '../args';
+import type { CommandContext } from '../context';
+import { FIAT_CURRENCIES } from '../currencies';
+import type { Account } from '../domain';
+import { UserError } from '../errors';
+import { formatMoney } from '../format';
+import { dec } from '../money';
+import { reply, type RichMessage } from '../messages';
+import { ConflictError } from '../ports';
+import { defineCommand } from '../registry';
+import { requireAccount, viewOf } from '../view';
+
+export const LINK_CODE_TTL_MS = 10 * 60_000;
+/** Crockford-style alphabet: no I, L, O, U, so a code read aloud or retyped survives. */
+const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** Link codes are stored hashed: a leaked table does not link anyone. */
+export const hashLinkCode = (code: string) => createHash('sha256').update(code.toUpperCase()).digest('hex');
+
+function newLinkCode(): string {
+  return Array.from({ length: 8 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
+}
+
+function alreadyLinked(account: Account): UserError {
+  return new UserError(`This chat is already linked to the account ${account.username}. /unlink it first to use another account.`);
+}
+
+export async function redeemLinkCode(ctx: CommandContext, code: string): Promise<RichMessage> {
+  if (ctx.account) throw alreadyLinked(ctx.account);
+  const { store, clock } = ctx.services;
+  const username = await store.consumeLinkCode(hashLinkCode(code), clock.now());
+  if (!username) throw new UserError('That link code is unknown, used or expired. Run /link again where you are signed in to get a new one.');
+  try {
+    await store.linkIdentity({ key: ctx.identityKey, platform: ctx.identity.platform, username, linkedAt: clock.now() });
+  } catch (error) {
+    if (error instanceof ConflictError) throw new UserError('This chat was linked to an account a moment ago. /whoami shows which.');
+    throw error;
+  }
+  return reply('success', { text: `Linked: this ${ctx.identity.platform} account now uses ${username}'s portfolio and alerts.` });
+}
+
+export const signup = defineCommand({
+  name: 'signup',
+  aliases: ['register'],
+  summary: 'Create your account and link this chat to it',
+  args: { username: args.username('the username you want'), email: args.email() },
+  examples: ['/signup satoshi satoshi@example.com'],
+  roles: ACCESS.public,
+  chats: 'any',
+  mutates: true,
+  async run(ctx, { username, email }) {
+    if (ctx.account) throw alreadyLinked(ctx.account);
+    const { store, clock, config } = ctx.services;
+    const now = clock.now();
+    const account: Account = { username, email, passwordHash: null, role: 'user', createdAt: now, currency: 'usd', emailNotifications: false };
+    try {
+      await store.createAccount(account, config.startBalance, { key: ctx.identityKey, platform: ctx.identity.platform, username, linkedAt: now });
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      if (error.what === 'username') throw new UserError(`The username ${username} is taken: choose another.`);
+      if (error.what === 'email') throw new UserError('That email address already has an account: /link it from a chat where you use it.');
+      throw new UserError('This chat was linked to an account a moment ago. /whoami shows which.');
+    }
+    return reply('success', {
+      title: `Welcome, ${username}!`,
+      text: `Your account starts with ${formatMoney(dec(config.startBalance), viewOf(ctx))} of virtual cash. Try /price btc, then /buy btc $100. /link connects your other chat apps.`,
+    });
+  },
+});
+
+export const login = defineCommand({
+  name: 'login',
+  summary: 'Link this chat to an account an admin made for you, with its password',
+  args: { email: args.email(), password: args.password() },
+  examples: ['/login ada@example.com correct-horse'],
+  roles: ACCESS.public,
+  chats: 'private',
+  async run(ctx, { email, password }) {
+    if (ctx.account) throw alreadyLinked(ctx.account);
+    const { store, passwords, loginAttempts, clock } = ctx.services;
+    const keys = [`identity:${ctx.identityKey}`, `account:${email}`];
+    const wait = Math.max(...keys.map((k) => loginAttempts.retryAfter(k)));
+    if (wait > 0) throw new UserError(`Too many failed logins: try again in ${Math.ceil(wait / 60_000)} min.`);
+    const account = await store.getAccountByEmail(email);
+    const valid = await passwords.verify(password, account?.passwordHash ?? null);
+    if (!account || !valid) {
+      keys.forEach((k) => loginAttempts.fail(k));
+      throw new UserError('Wrong email or password.');
+    }
+    keys.forEach((k) => loginAttempts.reset(k));
+    try {
+      await store.linkIdentity({ key: ctx.identityKey, platform: ctx.identity.platform, username: account.username, linkedAt: clock.now() });
+    } catch (error) {
+      if (error instanceof ConflictError) throw new UserError('This chat was linked to an account a moment ago. /whoami shows which.');
+      throw error;
+    }
+    return reply('success', { text: `Signed in: this chat is now linked to ${account.username} (${account.role}).` });
+  },
+});
+
+export const link = defineCommand({
+  name: 'link',
+  summary: 'Get a one-time code to link another chat app, or enter one here',
+  args: { code: optional(args.text('the code from /link in your other chat', /^[A-Za-z0-9]{8}$/, 'A link code is 8 letters and digits, like 7KQ2M9XD.')) },
+  examples: ['/link', '/link 7KQ2M9XD'],
+  roles: ACCESS.public,
+  chats: 'private',
+  mutates: true,
+  async run(ctx, { code }) {
+    if (code) return redeemLinkCode(ctx, code);
+    const account = requireAccount(ctx);
+    const { store, clock } = ctx.services;
+    const fresh = newLinkCode();
+    await store.saveLinkCode(hashLinkCode(fresh), account.username, clock.now() + LINK_CODE_TTL_MS);
+    return reply('info', {
+      title: 'Link code',
+      text: `${fresh}\nSend /link ${fresh} to this bot from your other chat app within 10 minutes. The code works once.`,
+      private: true,
+    });
+  },
+});
+
+export const unlink = defineCommand({
+  name: 'unlink',
+  aliases: ['logout'],
+  summary: 'Disconnect this chat from your account',
+  args: {},
+  examples: ['/unlink'],
+  roles: ACCESS.everyAccount,
+  chats: 'any',
+  mutates: true,
+  async run(ctx) {
+    const account = requireAccount(ctx);
+    const { store } = ctx.services;
+    const identities = await store.listIdentities(account.username);
+    if (identities.length <= 1 && !account.passwordHash) {
+      throw new UserError('This is the only chat linked to your account, and the account has no password: unlinking would lock you out. /link another chat first.');
+    }
+    await store.unlinkIdentity(ctx.identityKey);
+    return reply('success', { text: `This chat is no longer linked to ${account.username}.` });
+  },
+});
+
+export const settings = defineCommand({
+  name: 'settings',
+  summary: 'Show your settings',
+  args: {},
+  examples: ['/settings'],
+  roles: ACCESS.everyAccount,
+  chats: 'any',
+  async run(ctx) {
+    const account = requireAccount(ctx);
+    const email = !ctx.services.notifier.enabled ? 'not available on this bot' : account.emailNotifications ? `on (${account.email})` : 'off';
+    return reply('info', {
+      title: 'Settings',
+      fields: [
+        { label: 'Currency', value: `${account.currency.toUpperCase()} (/settings currency <code>)` },
+        { label: 'Email notifications', value: `${email} (/settings email on|off|<address>)` },
+      ],
+      private: true,
+    });
+  },
+});
+
+export const settingsCurrency = defineCommand({
+  name: 'settings currency',
+  aliases: ['currency'],
+  summary: 'Choose the currency prices and balances are shown in',
+  args: { currency: args.currency() },
+  examples: ['/settings currency eur'],
+  roles: ACCESS.everyAccount,
+  chats: 'any',
+  async run(ctx, { currency }) {
+    const account = requireAccount(ctx);
+    await ctx.services.store.updateAccount(account.username, { currency });
+    return reply('success', { text: `Prices and balances now show in ${FIAT_CURRENCIES[currency].name} (${currency.toUpperCase()}). Your cash stays in USD underneath.` });
+  },
+});
+
+export const settingsEmail = defineCommand({
+  name: 'settings email',
+  summary: 'Turn email for trades and alerts on or off, or change the address',
+  args: { setting: args.text('on, off, or a new email address', /^(on|off|[^\s@]+@[^\s@]+\.[^\s@]+)$/i, 'Say on, off, or an email address.') },
+  examples: ['/settings email on', '/settings email ada@example.com', '/settings email off'],
+  roles: ACCESS.everyAccount,
+  chats: 'any',
+  mutates: true,
+  async run(ctx, { setting }) {
+    const account = requireAccount(ctx);
+    const { notifier, store } = ctx.services;
+    if (!notifier.enabled) throw new UserError('Email is not available on this bot: its operator has not configured an email service.');
+    const choice = setting.toLowerCase();
+    if (choice === 'off') {
+      await notifier.unsubscribe(account.username);
+      await store.updateAccount(account.username, { emailNotifications: false });
+      return reply('success', { text: 'Email notifications are off.' });
+    }
+    let email = account.email;
+    if (choice !== 'on') {
+      const parsed = args.email().schema.safeParse(choice);
+      if (!parsed.success) throw new UserError('That is not a valid email address.');
+      email = parsed.data;
+      const owner = await store.getAccountByEmail(email);
+      if (owner && owner.username !== account.username) throw new UserError('That email address belongs to another account.');
+    }
+    // Subscribing a new address also drops the old one.
+    await notifier.subscribe(account.username, email);
+    await store.updateAccount(account.username, { email, emailNotifications: true });
+    return reply('success', {
+      text: `Email notifications go to ${email}. The email service first sends a confirmation message there: click its link, or nothing will arrive.`,
+      private: true,
+    });
+  },
+});

@@ -1,0 +1,17 @@
+/** Every command the bot knows, in the order help lists them. */
+import type { AnyCommand } from '../registry';
+import { about, help, start, whoami } from './general';
+import { link, login, settings, settingsCurrency, settingsEmail, signup, unlink } from './account';
+import { coins, coinsAdd, coinsRemove, market, price } from './market';
+import { buy, history, portfolio, sell } from './trading';
+import { alert, alertRemove, alerts } from './alerts';
+import { activity, role, stats, transactions, users } from './staff';
+
+export const ALL_COMMANDS: readonly AnyCommand[] = [
+  start, help, about, whoami,
+  signup, login, link, unlink,
+  price, coins, buy, sell, portfolio, history,
+  alert, alerts, alertRemove,
+  settings, settingsCurrency, settingsEmail,
+  market, stats, users, transactions, activity, role, coinsAdd, coinsRemove,
+];

@@ -1,0 +1,133 @@
+import { ACCESS } from '../access';
+import { args } from '../args';
+import type { CommandContext } from '../context';
+import type { Coin, Quote } from '../domain';
+import { UserError } from '../errors';
+import { formatAge, formatPrice } from '../format';
+import { dec, formatPercent } from '../money';
+import { reply } from '../messages';
+import { ConflictError } from '../ports';
+import { defineCommand } from '../registry';
+import { priceFooter, viewOf } from '../view';
+
+/** The price cell: "$87,000.00", marked when simulated. */
+function priceText(ctx: CommandContext, quote: Quote): string {
+  return formatPrice(quote.price, viewOf(ctx)) + (quote.simulated ? ' (simulated)' : '');
+}
+
+function changeText(quote: Quote): string {
+  return quote.change24hPercent === null ? 'n/a' : formatPercent(dec(quote.change24hPercent));
+}
+
+export const price = defineCommand({
+  name: 'price',
+  aliases: ['p'],
+  summary: 'Current price, 24 h change and age of the quote',
+  args: { coins: args.coins() },
+  examples: ['/price btc', '/price eth sol doge'],
+  roles: ACCESS.public,
+  chats: 'any',
+  async run(ctx, { coins }) {
+    const resolved = await Promise.all([...new Set(coins)].map((c) => ctx.services.coins.resolve(c)));
+    const now = ctx.services.clock.now();
+    const rows = resolved.map((coin) => {
+      const quote = ctx.services.prices.quote(coin.id);
+      return quote
+        ? [`${coin.symbol.toUpperCase()} ${coin.name}`, priceText(ctx, quote), changeText(quote), formatAge(now - quote.receivedAt)]
+        : [`${coin.symbol.toUpperCase()} ${coin.name}`, 'no price yet', '', ''];
+    });
+    return reply('info', {
+      title: resolved.length === 1 ? `${resolved[0]!.name} price` : 'Prices',
+      table: { columns: ['Coin', 'Price', '24h', 'Updated'], rows, align: ['left', 'right', 'right', 'right'] },
+      buttons: [{ label: 'Refresh', command: `/price ${resolved.map((c) => c.id).join(' ')}` }],
+      footer: priceFooter(ctx),
+    });
+  },
+});
+
+export const coins = defineCommand({
+  name: 'coins',
+  summary: 'List the coins you can trade',
+  args: {},
+  examples: ['/coins'],
+  roles: ACCESS.public,
+  chats: 'any',
+  async run(ctx) {
+    const list = await ctx.services.coins.list();
+    return reply('info', {
+      title: `Tracked coins (${list.length})`,
+      table: { columns: ['Symbol', 'Name', 'Id'], rows: list.map((c) => [c.symbol.toUpperCase(), c.name, c.id]) },
+      footer: 'Use a symbol or an id in commands: /price btc, /buy bitcoin $50.',
+    });
+  },
+});
+
+export const coinsAdd = defineCommand({
+  name: 'coins add',
+  summary: 'Track a new coin (CoinGecko id)',
+  args: { id: args.text('CoinGecko coin id, e.g. pepe', /^[a-z0-9][a-z0-9.-]{0,63}$/, 'A CoinGecko id is lower-case letters, digits, dots and dashes, like the-graph.') },
+  examples: ['/coins add pepe'],
+  roles: ACCESS.admin,
+  chats: 'any',
+  async run(ctx, { id }) {
+    const coin: Coin | null = await ctx.services.prices.lookupCoin(id);
+    if (!coin) throw new UserError(`CoinGecko has no coin with the id “${id}”. Ids are in the coin's CoinGecko page address.`);
+    try {
+      await ctx.services.store.addCoin(coin);
+    } catch (error) {
+      if (error instanceof ConflictError) throw new UserError(`${coin.name} (${coin.id}) is already tracked.`);
+      throw error;
+    }
+    ctx.services.coins.invalidate();
+    const sharing = (await ctx.services.coins.list()).filter((c) => c.symbol === coin.symbol);
+    const note = sharing.length > 1 ? ` Its symbol ${coin.symbol.toUpperCase()} is shared, so users will be asked which one they mean.` : '';
+    return reply('success', { text: `Now tracking ${coin.name} (${coin.symbol.toUpperCase()}, ${coin.id}).${note}` });
+  },
+});
+
+export const coinsRemove = defineCommand({
+  name: 'coins remove',
+  summary: 'Stop tracking a coin',
+  args: { id: args.coin('tracked coin id or symbol') },
+  examples: ['/coins remove pepe'],
+  roles: ACCESS.admin,
+  chats: 'any',
+  async run(ctx, { id }) {
+    const coin = await ctx.services.coins.resolve(id);
+    await ctx.services.store.removeCoin(coin.id);
+    ctx.services.coins.invalidate();
+    return reply('success', { text: `Stopped tracking ${coin.name} (${coin.id}). Holdings of it stay in portfolios but cannot be traded until it is added again.` });
+  },
+});
+
+export const market = defineCommand({
+  name: 'market',
+  aliases: ['movers'],
+  summary: 'Market overview: top movers over 24 h among tracked coins',
+  args: {},
+  examples: ['/market'],
+  roles: ACCESS.marketAnalysis,
+  chats: 'any',
+  async run(ctx) {
+    const list = await ctx.services.coins.list();
+    const quoted = list
+      .map((coin) => ({ coin, quote: ctx.services.prices.quote(coin.id) }))
+      .filter((q): q is { coin: Coin; quote: Quote } => q.quote?.change24hPercent != null)
+      .sort((a, b) => dec(b.quote.change24hPercent!).cmp(dec(a.quote.change24hPercent!)));
+    if (!quoted.length) throw new UserError('No 24 h changes are known yet: try again in a minute.');
+    const rising = quoted.filter((q) => dec(q.quote.change24hPercent!).gt(0)).length;
+    const row = ({ coin, quote }: { coin: Coin; quote: Quote }) => [coin.symbol.toUpperCase(), coin.name, priceText(ctx, quote), changeText(quote)];
+    const top = quoted.slice(0, 5);
+    const bottom = quoted.slice(-5).reverse().filter((q) => !top.includes(q));
+    return reply('info', {
+      title: 'Market overview (24 h)',
+      text: `${rising} of ${quoted.length} tracked coins are up over 24 h.`,
+      table: {
+        columns: ['Symbol', 'Coin', 'Price', '24h'],
+        rows: [...top.map(row), ...bottom.map(row)],
+        align: ['left', 'left', 'right', 'right'],
+      },
+      footer: priceFooter(ctx) ?? 'Top gainers first, then top losers.',
+    });
+  },
+});

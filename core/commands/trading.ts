@@ -1,0 +1,205 @@
+import { ACCESS, TRADING_DENIED_NOTE } from '../access';
+import { args, type BuyOrder, type SellOrder } from '../args';
+import type { CommandContext } from '../context';
+import type { Coin, Transaction } from '../domain';
+import { UserError } from '../errors';
+import { formatAge, formatMoney, formatPrice, formatTime } from '../format';
+import { Dec, ZERO, dec, formatPercent, formatQuantity } from '../money';
+import { reply, type RichMessage } from '../messages';
+import { defineCommand } from '../registry';
+import { planBuy, planSell, type TradeTerms } from '../trading';
+import { pageAt, pageButtons, priceFooter, requireAccount, viewOf } from '../view';
+
+/** The latest quote for a trade, refused when older than the configured limit. */
+function tradablePrice(ctx: CommandContext, coin: Coin): Dec {
+  const quote = ctx.services.prices.quote(coin.id);
+  if (!quote) throw new UserError(`There is no price for ${coin.name} yet: try again in a moment.`);
+  const age = ctx.services.clock.now() - quote.receivedAt;
+  if (age > ctx.services.config.maxQuoteAgeMs) {
+    throw new UserError(`The latest ${coin.name} price is from ${formatAge(age)}, too old to trade on (limit ${Math.round(ctx.services.config.maxQuoteAgeMs / 1000)} s). Try again shortly.`);
+  }
+  return dec(quote.price);
+}
+
+async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell', order: BuyOrder | SellOrder): Promise<RichMessage> {
+  const account = requireAccount(ctx);
+  const { services } = ctx;
+  const coin = await services.coins.resolve(coinToken);
+  const price = tradablePrice(ctx, coin);
+  const view = viewOf(ctx);
+  if (ctx.canConfirm && !ctx.confirmed) {
+    const value = await estimatedValue(ctx, account.username, coin, price, order);
+    if (value.gt(services.config.confirmTradesAbove)) {
+      const line = `/${side} ${coin.id} ${describeOrder(order)}`;
+      return reply('warning', {
+        title: `Confirm: ${side} about ${formatMoney(value, view)} of ${coin.symbol.toUpperCase()}?`,
+        text: `At ${formatPrice(price, view)} now. The price is checked again when you confirm.`,
+        buttons: [{ label: 'Confirm', command: line, kind: 'confirm' }, { label: 'Cancel', command: line, kind: 'cancel' }],
+      });
+    }
+  }
+  const terms: TradeTerms = {
+    transactionId: services.ids.next(),
+    username: account.username,
+    coinId: coin.id,
+    coinLabel: coin.symbol.toUpperCase(),
+    price,
+    feePercent: dec(services.config.feePercent),
+    timestamp: services.clock.now(),
+    platform: ctx.identity.platform,
+    money: (amount) => formatMoney(amount, view),
+  };
+  const outcome = await services.store.executeTrade(account.username, ctx.idempotencyKey, (portfolio) =>
+    side === 'buy' ? planBuy(portfolio, order as BuyOrder, terms) : planSell(portfolio, order as SellOrder, terms));
+
+  if (outcome.status === 'rejected') throw new UserError(outcome.reason);
+  if (outcome.status === 'duplicate') {
+    return reply('info', { text: `Already done: this message was handled before (${describe(outcome.transaction, coin, ctx)}). Nothing was traded again.` });
+  }
+  const t = outcome.transaction;
+  const quantity = `${formatQuantity(dec(t.quantity))} ${coin.symbol.toUpperCase()}`;
+  if (account.emailNotifications && services.notifier.enabled) {
+    services.notifier.send(account.username, {
+      subject: `CryptoPulse: ${side === 'buy' ? 'bought' : 'sold'} ${quantity}`,
+      body: `${describe(t, coin, ctx)}\nCash balance: ${formatMoney(outcome.portfolio.cash, view)}\nThis is paper trading with virtual money.`,
+    });
+  }
+  return reply('success', {
+    title: `${side === 'buy' ? 'Bought' : 'Sold'} ${quantity}`,
+    fields: [
+      { label: 'Price', value: formatPrice(t.price, view) + (services.prices.simulated ? ' (simulated)' : '') },
+      { label: 'Quantity', value: quantity },
+      { label: 'Amount', value: formatMoney(t.amount, view) },
+      { label: 'Fee', value: formatMoney(t.fee, view) },
+      { label: side === 'buy' ? 'Total paid' : 'You receive', value: formatMoney(side === 'buy' ? dec(t.amount).plus(t.fee) : dec(t.amount).minus(t.fee), view) },
+      { label: 'Cash balance', value: formatMoney(outcome.portfolio.cash, view) },
+    ],
+    footer: priceFooter(ctx),
+  });
+}
+
+/** What the order is worth at this price, for deciding whether to ask for confirmation. */
+async function estimatedValue(ctx: CommandContext, username: string, coin: Coin, price: Dec, order: BuyOrder | SellOrder): Promise<Dec> {
+  if (order.kind === 'cash') return order.value;
+  if (order.kind === 'quantity') return order.value.mul(price);
+  const held = dec((await ctx.services.store.getPortfolio(username))?.holdings[coin.id]?.quantity ?? '0');
+  return (order.kind === 'all' ? held : held.mul(order.value).div(100)).mul(price);
+}
+
+/** The order as the user would type it again. */
+function describeOrder(order: BuyOrder | SellOrder): string {
+  if (order.kind === 'all') return 'all';
+  if (order.kind === 'percent') return `${order.value.toFixed()}%`;
+  return order.kind === 'cash' ? `$${order.value.toFixed()}` : order.value.toFixed();
+}
+
+function describe(t: Transaction, coin: Coin, ctx: CommandContext): string {
+  const view = viewOf(ctx);
+  return `${t.type} ${formatQuantity(dec(t.quantity))} ${coin.symbol.toUpperCase()} at ${formatPrice(t.price, view)} for ${formatMoney(t.amount, view)}, ${formatTime(t.timestamp)}`;
+}
+
+export const buy = defineCommand({
+  name: 'buy',
+  aliases: ['b'],
+  summary: 'Buy a coin with virtual cash: by amount ($250) or quantity (0.5)',
+  args: { coin: args.coin(), amount: args.buyAmount() },
+  examples: ['/buy btc $250', '/buy eth 0.5'],
+  roles: ACCESS.trading,
+  chats: 'any',
+  deniedNote: TRADING_DENIED_NOTE,
+  run: (ctx, { coin, amount }) => trade(ctx, coin, 'buy', amount),
+});
+
+export const sell = defineCommand({
+  name: 'sell',
+  aliases: ['s'],
+  summary: 'Sell a quantity, a percentage, or all of a coin you hold',
+  args: { coin: args.coin(), amount: args.sellAmount() },
+  examples: ['/sell btc 0.01', '/sell eth 25%', '/sell doge all'],
+  roles: ACCESS.trading,
+  chats: 'any',
+  deniedNote: TRADING_DENIED_NOTE,
+  run: (ctx, { coin, amount }) => trade(ctx, coin, 'sell', amount),
+});
+
+export const portfolio = defineCommand({
+  name: 'portfolio',
+  aliases: ['pf', 'balance'],
+  summary: 'Your cash, holdings, and profit and loss',
+  args: {},
+  examples: ['/portfolio'],
+  roles: ACCESS.trading,
+  chats: 'any',
+  deniedNote: TRADING_DENIED_NOTE,
+  async run(ctx) {
+    const account = requireAccount(ctx);
+    const { store, prices, coins } = ctx.services;
+    const p = await store.getPortfolio(account.username);
+    if (!p) throw new UserError('Your account has no portfolio. Ask an admin to look into it.');
+    const view = viewOf(ctx);
+    const known = new Map((await coins.list()).map((c) => [c.id, c]));
+    let holdingsValue = ZERO;
+    let unrealized = ZERO;
+    const rows = Object.values(p.holdings).sort((a, b) => a.coinId.localeCompare(b.coinId)).map((h) => {
+      const quantity = dec(h.quantity);
+      const basis = dec(h.costBasis);
+      const quote = prices.quote(h.coinId);
+      const label = known.get(h.coinId)?.symbol.toUpperCase() ?? h.coinId;
+      const average = formatPrice(basis.div(quantity), view);
+      if (!quote) return [label, formatQuantity(quantity), average, 'no price', '', ''];
+      const value = quantity.mul(quote.price);
+      const pnl = value.minus(basis);
+      holdingsValue = holdingsValue.plus(value);
+      unrealized = unrealized.plus(pnl);
+      const pct = basis.isZero() ? '' : formatPercent(pnl.div(basis).mul(100));
+      return [label, formatQuantity(quantity), average, formatMoney(value, view), formatMoney(pnl, view), pct];
+    });
+    const total = dec(p.cash).plus(holdingsValue);
+    return reply('info', {
+      title: `Portfolio of ${account.username}`,
+      table: { columns: ['Coin', 'Quantity', 'Avg cost', 'Value', 'P&L', 'P&L %'], rows, align: ['left', 'right', 'right', 'right', 'right', 'right'] },
+      fields: [
+        { label: 'Cash', value: formatMoney(p.cash, view) },
+        { label: 'Holdings', value: formatMoney(holdingsValue, view) },
+        { label: 'Total value', value: formatMoney(total, view) },
+        { label: 'Unrealized P&L', value: formatMoney(unrealized, view) },
+        { label: 'Realized P&L', value: formatMoney(p.realizedPnl, view) },
+      ],
+      buttons: [{ label: 'Refresh', command: '/portfolio' }],
+      footer: priceFooter(ctx) ?? `Valued at prices from ${formatTime(ctx.services.clock.now())}.`,
+    });
+  },
+});
+
+export const history = defineCommand({
+  name: 'history',
+  aliases: ['trades'],
+  summary: 'Your transactions, newest first',
+  args: { page: args.page() },
+  examples: ['/history', '/history 2'],
+  roles: ACCESS.trading,
+  chats: 'any',
+  deniedNote: TRADING_DENIED_NOTE,
+  async run(ctx, { page = 1 }) {
+    const account = requireAccount(ctx);
+    const { items, hasNext } = await pageAt((r) => ctx.services.store.listTransactions(account.username, r), page);
+    return reply('info', {
+      title: `Your transactions, page ${page}`,
+      table: transactionTable(ctx, items, false),
+      buttons: pageButtons((n) => `/history ${n}`, page, hasNext),
+      footer: !items.length && page > 1 ? 'There are no more transactions.' : undefined,
+    });
+  },
+});
+
+export function transactionTable(ctx: CommandContext, items: Transaction[], withUser: boolean) {
+  const view = viewOf(ctx);
+  return {
+    columns: [...(withUser ? ['User'] : []), 'Time', 'Type', 'Coin', 'Quantity', 'Price', 'Amount'],
+    rows: items.map((t) => [
+      ...(withUser ? [t.username] : []),
+      formatTime(t.timestamp), t.type, t.coinId, formatQuantity(dec(t.quantity)), formatPrice(t.price, view), formatMoney(t.amount, view),
+    ]),
+    align: [...(withUser ? ['left' as const] : []), 'left' as const, 'left' as const, 'left' as const, 'right' as const, 'right' as const, 'right' as const],
+  };
+}

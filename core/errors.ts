@@ -1,0 +1,7 @@
+/** A problem with what the user asked for: its message is shown to them as is. */
+export class UserError extends Error {
+  constructor(message: string, readonly usage?: string) {
+    super(message);
+    this.name = 'UserError';
+  }
+}

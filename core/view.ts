@@ -1,0 +1,46 @@
+/** Small helpers handlers share: the caller's money view, paging, the simulated-price notice. */
+import type { CommandContext } from './context';
+import type { Account } from './domain';
+import { UserError } from './errors';
+import { moneyView, type MoneyView } from './format';
+import type { Button } from './messages';
+import type { Page, PageRequest } from './ports';
+
+export function viewOf(ctx: CommandContext): MoneyView {
+  return moneyView(ctx.account?.currency ?? 'usd', ctx.services.prices.fiatRates());
+}
+
+export function requireAccount(ctx: CommandContext): Account {
+  if (!ctx.account) throw new UserError('You have no account yet: /signup <username> <email>, or /link <code> from a chat where you have one.');
+  return ctx.account;
+}
+
+/** Said on every reply that shows a price while the feed is simulated. */
+export function priceFooter(ctx: CommandContext): string | undefined {
+  return ctx.services.prices.simulated ? 'Prices are simulated (CoinGecko is not in use): nothing here is a live market price.' : undefined;
+}
+
+export const PAGE_SIZE = 10;
+
+/**
+ * Page `n` (1-based) of a cursor-paged list. Stores page by cursor, not offset (DynamoDB cannot
+ * skip), so deeper pages walk the cursors; lists are bounded by their retention and this is rare.
+ */
+export async function pageAt<T>(fetch: (request: PageRequest) => Promise<Page<T>>, n: number, size = PAGE_SIZE): Promise<{ items: T[]; hasNext: boolean }> {
+  let cursor: string | undefined;
+  for (let i = 1; i < n; i++) {
+    const skipped = await fetch({ limit: size, cursor });
+    if (!skipped.next) return { items: [], hasNext: false };
+    cursor = skipped.next;
+  }
+  const page = await fetch({ limit: size, cursor });
+  return { items: page.items, hasNext: Boolean(page.next) };
+}
+
+/** Previous / Next buttons that re-run the command with another page number. */
+export function pageButtons(command: (page: number) => string, n: number, hasNext: boolean): Button[] {
+  const buttons: Button[] = [];
+  if (n > 1) buttons.push({ label: '« Previous', command: command(n - 1) });
+  if (hasNext) buttons.push({ label: 'Next »', command: command(n + 1) });
+  return buttons;
+}

@@ -1,0 +1,158 @@
+/**
+ * Schema migrations for the SQLite store, applied in order. `PRAGMA user_version` records how many
+ * have run, so each one runs exactly once per database file. Never edit a migration that has
+ * shipped: append a new one.
+ *
+ * Money columns are TEXT holding decimal strings exactly as the core wrote them; SQLite's REAL
+ * would round them.
+ */
+import type Database from 'better-sqlite3';
+import { DEFAULT_COINS } from '../../core/coins';
+
+export interface Migration {
+  sql: string;
+  /** Data the schema needs from the start (runs in the same transaction as `sql`). */
+  seed?: (db: Database.Database) => void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    sql: `
+      CREATE TABLE accounts (
+        username            TEXT PRIMARY KEY,
+        email               TEXT NOT NULL,
+        -- Lower-cased email: uniqueness and lookups are case-insensitive, display keeps the original.
+        email_norm          TEXT NOT NULL UNIQUE,
+        password_hash       TEXT,
+        role                TEXT NOT NULL,
+        created_at          INTEGER NOT NULL,
+        currency            TEXT NOT NULL,
+        email_notifications INTEGER NOT NULL
+      );
+
+      CREATE TABLE identities (
+        key       TEXT PRIMARY KEY,
+        platform  TEXT NOT NULL,
+        username  TEXT NOT NULL REFERENCES accounts(username),
+        linked_at INTEGER NOT NULL
+      );
+      CREATE INDEX identities_by_username ON identities(username);
+
+      CREATE TABLE link_codes (
+        code_hash  TEXT PRIMARY KEY,
+        username   TEXT NOT NULL REFERENCES accounts(username),
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX link_codes_by_expiry ON link_codes(expires_at);
+
+      -- Holdings are a JSON object (coin id -> Holding with decimal-string fields): a portfolio is
+      -- always read and written whole, so one row per trade keeps the hot path to a single write.
+      CREATE TABLE portfolios (
+        username     TEXT PRIMARY KEY REFERENCES accounts(username),
+        cash         TEXT NOT NULL,
+        holdings     TEXT NOT NULL,
+        realized_pnl TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        created_at   INTEGER NOT NULL
+      );
+
+      -- seq is the rowid: a stable tie-break for trades with the same timestamp and a compact
+      -- pagination key.
+      CREATE TABLE transactions (
+        seq            INTEGER PRIMARY KEY,
+        transaction_id TEXT NOT NULL UNIQUE,
+        username       TEXT NOT NULL REFERENCES accounts(username),
+        type           TEXT NOT NULL CHECK (type IN ('buy', 'sell')),
+        coin_id        TEXT NOT NULL,
+        quantity       TEXT NOT NULL,
+        price          TEXT NOT NULL,
+        amount         TEXT NOT NULL,
+        fee            TEXT NOT NULL,
+        timestamp      INTEGER NOT NULL,
+        platform       TEXT NOT NULL
+      );
+      CREATE INDEX transactions_by_user_time ON transactions(username, timestamp, seq);
+      CREATE INDEX transactions_by_time ON transactions(timestamp, seq);
+
+      -- Scoped per user so one account's key can never reveal another account's trade.
+      CREATE TABLE idempotency (
+        username       TEXT NOT NULL,
+        key            TEXT NOT NULL,
+        transaction_id TEXT NOT NULL REFERENCES transactions(transaction_id),
+        PRIMARY KEY (username, key)
+      ) WITHOUT ROWID;
+
+      -- Running totals kept as exact decimal strings, updated with each trade, so stats() does
+      -- not sum the whole ledger.
+      CREATE TABLE totals (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO totals (name, value) VALUES ('buy_volume', '0'), ('sell_volume', '0');
+
+      CREATE TABLE alerts (
+        alert_id     TEXT PRIMARY KEY,
+        username     TEXT NOT NULL REFERENCES accounts(username),
+        coin_id      TEXT NOT NULL,
+        condition    TEXT NOT NULL CHECK (condition IN ('above', 'below')),
+        target_price TEXT NOT NULL,
+        active       INTEGER NOT NULL,
+        created_at   INTEGER NOT NULL,
+        fired_at     INTEGER
+      );
+      CREATE INDEX alerts_by_coin ON alerts(coin_id, active);
+      CREATE INDEX alerts_by_user ON alerts(username, active, created_at);
+
+      -- rowid keeps the order coins were added in.
+      CREATE TABLE coins (
+        id     TEXT PRIMARY KEY,
+        symbol TEXT NOT NULL,
+        name   TEXT NOT NULL
+      );
+
+      CREATE TABLE claims (
+        key        TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX claims_by_expiry ON claims(expires_at);
+
+      -- No foreign key on username: activity is also logged for unlinked identities and must
+      -- outlive whatever it describes.
+      CREATE TABLE activity (
+        seq          INTEGER PRIMARY KEY,
+        at           INTEGER NOT NULL,
+        identity_key TEXT NOT NULL,
+        platform     TEXT NOT NULL,
+        username     TEXT,
+        command      TEXT NOT NULL,
+        detail       TEXT NOT NULL,
+        outcome      TEXT NOT NULL
+      );
+      CREATE INDEX activity_by_user_time ON activity(username, at, seq);
+      CREATE INDEX activity_by_time ON activity(at);
+    `,
+    seed: (db) => {
+      const insert = db.prepare('INSERT INTO coins (id, symbol, name) VALUES (?, ?, ?)');
+      for (const coin of DEFAULT_COINS) insert.run(coin.id, coin.symbol, coin.name);
+    },
+  },
+];
+
+/**
+ * Brings the database up to the latest schema. Each migration runs in its own IMMEDIATE
+ * transaction and re-reads user_version inside it, so two processes opening a fresh file at the
+ * same moment cannot both apply the same step.
+ */
+export function migrate(db: Database.Database): void {
+  const version = (): number => db.pragma('user_version', { simple: true }) as number;
+  for (let target = version() + 1; target <= MIGRATIONS.length; target++) {
+    const step = db.transaction(() => {
+      if (version() >= target) return; // another process got here first
+      const migration = MIGRATIONS[target - 1]!;
+      db.exec(migration.sql);
+      migration.seed?.(db);
+      db.pragma(`user_version = ${target}`);
+    });
+    step.immediate();
+  }
+}

@@ -1,0 +1,593 @@
+/**
+ * The embedded store: one SQLite file through better-sqlite3.
+ *
+ * better-sqlite3 is synchronous, so every method does its work before returning and the async
+ * signatures just wrap the result. Within one process that alone serializes trades; across
+ * processes sharing the file, trades run in BEGIN IMMEDIATE transactions, which take the write lock
+ * before reading the portfolio, and busy_timeout makes the loser wait instead of failing.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  Account,
+  ActivityEntry,
+  Coin,
+  LinkedIdentity,
+  Portfolio,
+  PriceAlert,
+  Role,
+  SystemStats,
+  Transaction,
+} from '../../core/domain';
+import { ROLES } from '../../core/domain';
+import { Dec, toStored } from '../../core/money';
+import {
+  ConflictError,
+  type AccountPatch,
+  type Page,
+  type PageRequest,
+  type Store,
+  type TradeOutcome,
+  type TradePlan,
+} from '../../core/ports';
+import { migrate } from './migrations';
+
+/** Claim keys this far past their expiry are swept; the store has no clock of its own. */
+const CLAIM_SWEEP_MS = 7 * 24 * 60 * 60 * 1000;
+
+interface AccountRow {
+  username: string;
+  email: string;
+  password_hash: string | null;
+  role: string;
+  created_at: number;
+  currency: string;
+  email_notifications: number;
+}
+
+interface PortfolioRow {
+  username: string;
+  cash: string;
+  holdings: string;
+  realized_pnl: string;
+  version: number;
+  created_at: number;
+}
+
+interface TransactionRow {
+  seq: number;
+  transaction_id: string;
+  username: string;
+  type: string;
+  coin_id: string;
+  quantity: string;
+  price: string;
+  amount: string;
+  fee: string;
+  timestamp: number;
+  platform: string;
+}
+
+interface AlertRow {
+  alert_id: string;
+  username: string;
+  coin_id: string;
+  condition: string;
+  target_price: string;
+  active: number;
+  created_at: number;
+  fired_at: number | null;
+}
+
+interface IdentityRow {
+  key: string;
+  platform: string;
+  username: string;
+  linked_at: number;
+}
+
+interface ActivityRow {
+  seq: number;
+  at: number;
+  identity_key: string;
+  platform: string;
+  username: string | null;
+  command: string;
+  detail: string;
+  outcome: string;
+}
+
+export class SqliteStore implements Store {
+  static open(options: { file: string }): SqliteStore {
+    const { file } = options;
+    if (file !== ':memory:' && file !== '') mkdirSync(dirname(file), { recursive: true });
+    const db = new Database(file);
+    // busy_timeout first: switching to WAL needs a lock another process may be holding.
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    // In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits, an
+    // accepted trade-off for a paper-trading ledger that needs thousands of commits a second.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    return new SqliteStore(db);
+  }
+
+  private readonly s: Statements;
+  /** The trade as a better-sqlite3 transaction function, built once. */
+  private readonly tradeTx: Database.Transaction<SqliteStore['tradeInTransaction']>;
+
+  private constructor(private readonly db: Database.Database) {
+    this.s = prepareStatements(db);
+    this.tradeTx = db.transaction(this.tradeInTransaction.bind(this));
+  }
+
+  // ---- accounts -------------------------------------------------------------------------------
+
+  async createAccount(account: Account, startCash: string, identity?: LinkedIdentity): Promise<void> {
+    this.db
+      .transaction(() => {
+        // Explicit checks rather than catching the constraint error, to report which one clashed.
+        if (this.s.accountByName.get(account.username)) throw new ConflictError('username');
+        if (this.s.accountByEmail.get(normEmail(account.email))) throw new ConflictError('email');
+        if (identity && this.s.identity.get(identity.key)) throw new ConflictError('identity');
+        this.s.insertAccount.run(accountParams(account));
+        this.s.insertPortfolio.run(account.username, startCash, account.createdAt);
+        if (identity) this.insertIdentity(identity);
+      })
+      .immediate();
+  }
+
+  async getAccount(username: string): Promise<Account | null> {
+    const row = this.s.accountByName.get(username) as AccountRow | undefined;
+    return row ? toAccount(row) : null;
+  }
+
+  async getAccountByEmail(email: string): Promise<Account | null> {
+    const row = this.s.accountByEmail.get(normEmail(email)) as AccountRow | undefined;
+    return row ? toAccount(row) : null;
+  }
+
+  async updateAccount(username: string, patch: AccountPatch): Promise<Account | null> {
+    return this.db
+      .transaction((): Account | null => {
+        const row = this.s.accountByName.get(username) as AccountRow | undefined;
+        if (!row) return null;
+        const updated: Account = { ...toAccount(row), ...definedOnly(patch) };
+        const owner = this.s.accountByEmail.get(normEmail(updated.email)) as AccountRow | undefined;
+        if (owner && owner.username !== username) throw new ConflictError('email');
+        this.s.updateAccount.run(accountParams(updated));
+        return updated;
+      })
+      .immediate();
+  }
+
+  async listAccounts(page: PageRequest): Promise<Page<Account>> {
+    const limit = pageLimit(page);
+    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, ['string'])[0];
+    const rows = (
+      after === undefined ? this.s.accountsFirst.all(limit + 1) : this.s.accountsAfter.all(after, limit + 1)
+    ) as AccountRow[];
+    return toPage(rows, limit, toAccount, (r) => [r.username]);
+  }
+
+  // ---- identities and link codes --------------------------------------------------------------
+
+  async findIdentity(key: string): Promise<LinkedIdentity | null> {
+    const row = this.s.identity.get(key) as IdentityRow | undefined;
+    return row ? toIdentity(row) : null;
+  }
+
+  async linkIdentity(identity: LinkedIdentity): Promise<void> {
+    this.insertIdentity(identity);
+  }
+
+  private insertIdentity(identity: LinkedIdentity): void {
+    const { changes } = this.s.insertIdentity.run(identity.key, identity.platform, identity.username, identity.linkedAt);
+    if (changes === 0) throw new ConflictError('identity');
+  }
+
+  async unlinkIdentity(key: string): Promise<boolean> {
+    return this.s.deleteIdentity.run(key).changes === 1;
+  }
+
+  async listIdentities(username: string): Promise<LinkedIdentity[]> {
+    return (this.s.identitiesOf.all(username) as IdentityRow[]).map(toIdentity);
+  }
+
+  async saveLinkCode(codeHash: string, username: string, expiresAt: number): Promise<void> {
+    this.s.saveLinkCode.run(codeHash, username, expiresAt);
+  }
+
+  async consumeLinkCode(codeHash: string, now: number): Promise<string | null> {
+    // DELETE ... RETURNING makes take-and-check one step: a second consumer finds nothing.
+    return this.db.transaction((): string | null => {
+      const row = this.s.takeLinkCode.get(codeHash) as { username: string; expires_at: number } | undefined;
+      this.s.deleteExpiredLinkCodes.run(now);
+      return row && row.expires_at > now ? row.username : null;
+    })();
+  }
+
+  // ---- portfolios and trades ------------------------------------------------------------------
+
+  async getPortfolio(username: string): Promise<Portfolio | null> {
+    const row = this.s.portfolio.get(username) as PortfolioRow | undefined;
+    return row ? toPortfolio(row) : null;
+  }
+
+  async executeTrade(
+    username: string,
+    idempotencyKey: string,
+    plan: (current: Portfolio) => TradePlan,
+  ): Promise<TradeOutcome> {
+    // IMMEDIATE takes the write lock before the portfolio is read, so no other process can change
+    // it between the read and our write.
+    return this.tradeTx.immediate(username, idempotencyKey, plan);
+  }
+
+  private tradeInTransaction(
+    username: string,
+    idempotencyKey: string,
+    plan: (current: Portfolio) => TradePlan,
+  ): TradeOutcome {
+    const earlier = this.s.idempotentTx.get(username, idempotencyKey) as TransactionRow | undefined;
+    if (earlier) return { status: 'duplicate', transaction: toTransaction(earlier) };
+
+    const row = this.s.portfolio.get(username) as PortfolioRow | undefined;
+    if (!row) return { status: 'rejected', reason: 'No portfolio for this account.' };
+    const current = toPortfolio(row);
+
+    const decision = plan(current);
+    if (!decision.ok) return { status: 'rejected', reason: decision.reason };
+    const { transaction } = decision;
+    if (decision.portfolio.version !== current.version + 1) {
+      throw new Error(`Trade plan returned version ${decision.portfolio.version}, expected ${current.version + 1}`);
+    }
+    if (decision.portfolio.username !== username || transaction.username !== username) {
+      throw new Error(`Trade plan for ${username} returned another account's records`);
+    }
+
+    // A sold-out position is no longer a holding.
+    const holdings = Object.fromEntries(
+      Object.entries(decision.portfolio.holdings).filter(([, h]) => !new Dec(h.quantity).isZero()),
+    );
+    const portfolio: Portfolio = { ...decision.portfolio, holdings, createdAt: current.createdAt };
+
+    this.s.updatePortfolio.run(portfolio.cash, JSON.stringify(holdings), portfolio.realizedPnl, portfolio.version, username);
+    this.s.insertTransaction.run(transaction);
+    this.s.insertIdempotency.run(username, idempotencyKey, transaction.transactionId);
+    const total = `${transaction.type}_volume`;
+    const sum = new Dec((this.s.total.get(total) as string | undefined) ?? '0').plus(transaction.amount);
+    this.s.setTotal.run(toStored(sum), total);
+
+    return { status: 'done', portfolio, transaction };
+  }
+
+  async listTransactions(username: string, page: PageRequest): Promise<Page<Transaction>> {
+    const limit = pageLimit(page);
+    const rows = (
+      page.cursor === undefined
+        ? this.s.userTxFirst.all(username, limit + 1)
+        : this.s.userTxAfter.all(username, ...decodeCursor(page.cursor, ['number', 'number']), limit + 1)
+    ) as TransactionRow[];
+    return toPage(rows, limit, toTransaction, (r) => [r.timestamp, r.seq]);
+  }
+
+  async listAllTransactions(page: PageRequest): Promise<Page<Transaction>> {
+    const limit = pageLimit(page);
+    const rows = (
+      page.cursor === undefined
+        ? this.s.allTxFirst.all(limit + 1)
+        : this.s.allTxAfter.all(...decodeCursor(page.cursor, ['number', 'number']), limit + 1)
+    ) as TransactionRow[];
+    return toPage(rows, limit, toTransaction, (r) => [r.timestamp, r.seq]);
+  }
+
+  // ---- alerts ---------------------------------------------------------------------------------
+
+  async createAlert(alert: PriceAlert, limit: number): Promise<'created' | 'limit'> {
+    // Count and insert under one write lock, so racing creates cannot both squeeze under the limit.
+    return this.db
+      .transaction((): 'created' | 'limit' => {
+        const active = this.s.countActiveAlertsOf.get(alert.username) as number;
+        if (active >= limit) return 'limit';
+        this.s.insertAlert.run({ ...alert, active: alert.active ? 1 : 0, firedAt: alert.firedAt ?? null });
+        return 'created';
+      })
+      .immediate();
+  }
+
+  async listAlerts(username: string): Promise<PriceAlert[]> {
+    return (this.s.alertsOf.all(username) as AlertRow[]).map(toAlert);
+  }
+
+  async deleteAlert(username: string, alertId: string): Promise<boolean> {
+    return this.s.deleteAlert.run(username, alertId).changes === 1;
+  }
+
+  async listActiveAlertsByCoin(coinId: string): Promise<PriceAlert[]> {
+    return (this.s.alertsByCoin.all(coinId) as AlertRow[]).map(toAlert);
+  }
+
+  async markAlertFired(username: string, alertId: string, at: number): Promise<boolean> {
+    // Conditional on active = 1: only the first caller changes the row.
+    return this.s.fireAlert.run(at, username, alertId).changes === 1;
+  }
+
+  // ---- coins, claims, activity ----------------------------------------------------------------
+
+  async listCoins(): Promise<Coin[]> {
+    return this.s.coins.all() as Coin[];
+  }
+
+  async addCoin(coin: Coin): Promise<void> {
+    if (this.s.insertCoin.run(coin.id, coin.symbol, coin.name).changes === 0) throw new ConflictError('coin');
+  }
+
+  async removeCoin(coinId: string): Promise<boolean> {
+    return this.s.deleteCoin.run(coinId).changes === 1;
+  }
+
+  async claimOnce(key: string, expiresAt: number): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      // The store has no clock; keys whose expiry is a week before this new key's are surely dead.
+      this.s.sweepClaims.run(expiresAt - CLAIM_SWEEP_MS);
+      return this.s.insertClaim.run(key, expiresAt).changes === 1;
+    })();
+  }
+
+  async recordActivity(entry: ActivityEntry): Promise<void> {
+    this.s.insertActivity.run(entry);
+  }
+
+  async listActivity(username: string, page: PageRequest): Promise<Page<ActivityEntry>> {
+    const limit = pageLimit(page);
+    const rows = (
+      page.cursor === undefined
+        ? this.s.activityFirst.all(username, limit + 1)
+        : this.s.activityAfter.all(username, ...decodeCursor(page.cursor, ['number', 'number']), limit + 1)
+    ) as ActivityRow[];
+    return toPage(rows, limit, toActivity, (r) => [r.at, r.seq]);
+  }
+
+  async pruneActivity(before: number): Promise<number> {
+    return this.s.pruneActivity.run(before).changes;
+  }
+
+  async stats(): Promise<SystemStats> {
+    // One read transaction, so the figures are from a single snapshot.
+    return this.db.transaction((): SystemStats => {
+      const accountsByRole = Object.fromEntries(ROLES.map((r) => [r, 0])) as Record<Role, number>;
+      let accounts = 0;
+      for (const { role, n } of this.s.countByRole.all() as { role: Role; n: number }[]) {
+        accountsByRole[role] = n;
+        accounts += n;
+      }
+      const count = (stmt: Database.Statement) => stmt.get() as number;
+      return {
+        accounts,
+        accountsByRole,
+        identities: count(this.s.countIdentities),
+        transactions: count(this.s.countTransactions),
+        buyVolume: this.s.total.get('buy_volume') as string,
+        sellVolume: this.s.total.get('sell_volume') as string,
+        activeAlerts: count(this.s.countActiveAlerts),
+        trackedCoins: count(this.s.countCoins),
+      };
+    })();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+// ---- statements -------------------------------------------------------------------------------
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/** Every statement is prepared once per connection; the hot paths then only bind and step. */
+function prepareStatements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  /** For single-value queries (counts, totals). */
+  const value = (sql: string) => db.prepare(sql).pluck();
+  return {
+    accountByName: p('SELECT * FROM accounts WHERE username = ?'),
+    accountByEmail: p('SELECT * FROM accounts WHERE email_norm = ?'),
+    accountsFirst: p('SELECT * FROM accounts ORDER BY username LIMIT ?'),
+    accountsAfter: p('SELECT * FROM accounts WHERE username > ? ORDER BY username LIMIT ?'),
+    insertAccount: p(`INSERT INTO accounts
+      (username, email, email_norm, password_hash, role, created_at, currency, email_notifications)
+      VALUES (@username, @email, @emailNorm, @passwordHash, @role, @createdAt, @currency, @emailNotifications)`),
+    updateAccount: p(`UPDATE accounts SET email = @email, email_norm = @emailNorm,
+      password_hash = @passwordHash, role = @role, currency = @currency,
+      email_notifications = @emailNotifications WHERE username = @username`),
+    countByRole: p('SELECT role, COUNT(*) AS n FROM accounts GROUP BY role'),
+
+    identity: p('SELECT * FROM identities WHERE key = ?'),
+    insertIdentity: p(`INSERT INTO identities (key, platform, username, linked_at)
+      VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`),
+    deleteIdentity: p('DELETE FROM identities WHERE key = ?'),
+    identitiesOf: p('SELECT * FROM identities WHERE username = ? ORDER BY linked_at, key'),
+    countIdentities: value('SELECT COUNT(*) FROM identities'),
+
+    saveLinkCode: p('INSERT OR REPLACE INTO link_codes (code_hash, username, expires_at) VALUES (?, ?, ?)'),
+    takeLinkCode: p('DELETE FROM link_codes WHERE code_hash = ? RETURNING username, expires_at'),
+    deleteExpiredLinkCodes: p('DELETE FROM link_codes WHERE expires_at <= ?'),
+
+    portfolio: p('SELECT * FROM portfolios WHERE username = ?'),
+    insertPortfolio: p(`INSERT INTO portfolios (username, cash, holdings, realized_pnl, version, created_at)
+      VALUES (?, ?, '{}', '0', 0, ?)`),
+    updatePortfolio: p(`UPDATE portfolios SET cash = ?, holdings = ?, realized_pnl = ?, version = ?
+      WHERE username = ?`),
+
+    idempotentTx: p(`SELECT t.* FROM idempotency i JOIN transactions t USING (transaction_id)
+      WHERE i.username = ? AND i.key = ?`),
+    insertIdempotency: p('INSERT INTO idempotency (username, key, transaction_id) VALUES (?, ?, ?)'),
+    insertTransaction: p(`INSERT INTO transactions
+      (transaction_id, username, type, coin_id, quantity, price, amount, fee, timestamp, platform)
+      VALUES (@transactionId, @username, @type, @coinId, @quantity, @price, @amount, @fee, @timestamp, @platform)`),
+    userTxFirst: p(`SELECT * FROM transactions WHERE username = ?
+      ORDER BY timestamp DESC, seq DESC LIMIT ?`),
+    userTxAfter: p(`SELECT * FROM transactions WHERE username = ? AND (timestamp, seq) < (?, ?)
+      ORDER BY timestamp DESC, seq DESC LIMIT ?`),
+    allTxFirst: p('SELECT * FROM transactions ORDER BY timestamp DESC, seq DESC LIMIT ?'),
+    allTxAfter: p(`SELECT * FROM transactions WHERE (timestamp, seq) < (?, ?)
+      ORDER BY timestamp DESC, seq DESC LIMIT ?`),
+    countTransactions: value('SELECT COUNT(*) FROM transactions'),
+    total: value('SELECT value FROM totals WHERE name = ?'),
+    setTotal: p('UPDATE totals SET value = ? WHERE name = ?'),
+
+    countActiveAlertsOf: value('SELECT COUNT(*) FROM alerts WHERE username = ? AND active = 1'),
+    insertAlert: p(`INSERT INTO alerts
+      (alert_id, username, coin_id, condition, target_price, active, created_at, fired_at)
+      VALUES (@alertId, @username, @coinId, @condition, @targetPrice, @active, @createdAt, @firedAt)`),
+    alertsOf: p('SELECT * FROM alerts WHERE username = ? AND active = 1 ORDER BY created_at, rowid'),
+    deleteAlert: p('DELETE FROM alerts WHERE username = ? AND alert_id = ?'),
+    alertsByCoin: p('SELECT * FROM alerts WHERE coin_id = ? AND active = 1 ORDER BY created_at, rowid'),
+    fireAlert: p('UPDATE alerts SET active = 0, fired_at = ? WHERE username = ? AND alert_id = ? AND active = 1'),
+    countActiveAlerts: value('SELECT COUNT(*) FROM alerts WHERE active = 1'),
+
+    coins: p('SELECT id, symbol, name FROM coins ORDER BY rowid'),
+    insertCoin: p('INSERT INTO coins (id, symbol, name) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING'),
+    deleteCoin: p('DELETE FROM coins WHERE id = ?'),
+    countCoins: value('SELECT COUNT(*) FROM coins'),
+
+    sweepClaims: p('DELETE FROM claims WHERE expires_at < ?'),
+    insertClaim: p('INSERT INTO claims (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
+
+    insertActivity: p(`INSERT INTO activity (at, identity_key, platform, username, command, detail, outcome)
+      VALUES (@at, @identityKey, @platform, @username, @command, @detail, @outcome)`),
+    activityFirst: p(`SELECT * FROM activity WHERE username = ?
+      ORDER BY at DESC, seq DESC LIMIT ?`),
+    activityAfter: p(`SELECT * FROM activity WHERE username = ? AND (at, seq) < (?, ?)
+      ORDER BY at DESC, seq DESC LIMIT ?`),
+    pruneActivity: p('DELETE FROM activity WHERE at < ?'),
+  };
+}
+
+// ---- row mapping ------------------------------------------------------------------------------
+
+function normEmail(email: string): string {
+  return email.toLowerCase();
+}
+
+/** Drops keys explicitly set to undefined, so a patch cannot blank a required field. */
+function definedOnly<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function accountParams(a: Account) {
+  return {
+    username: a.username,
+    email: a.email,
+    emailNorm: normEmail(a.email),
+    passwordHash: a.passwordHash,
+    role: a.role,
+    createdAt: a.createdAt,
+    currency: a.currency,
+    emailNotifications: a.emailNotifications ? 1 : 0,
+  };
+}
+
+function toAccount(r: AccountRow): Account {
+  return {
+    username: r.username,
+    email: r.email,
+    passwordHash: r.password_hash,
+    role: r.role as Account['role'],
+    createdAt: r.created_at,
+    currency: r.currency as Account['currency'],
+    emailNotifications: r.email_notifications === 1,
+  };
+}
+
+function toIdentity(r: IdentityRow): LinkedIdentity {
+  return { key: r.key, platform: r.platform as LinkedIdentity['platform'], username: r.username, linkedAt: r.linked_at };
+}
+
+function toPortfolio(r: PortfolioRow): Portfolio {
+  return {
+    username: r.username,
+    cash: r.cash,
+    holdings: JSON.parse(r.holdings) as Portfolio['holdings'],
+    realizedPnl: r.realized_pnl,
+    version: r.version,
+    createdAt: r.created_at,
+  };
+}
+
+function toTransaction(r: TransactionRow): Transaction {
+  return {
+    transactionId: r.transaction_id,
+    username: r.username,
+    type: r.type as Transaction['type'],
+    coinId: r.coin_id,
+    quantity: r.quantity,
+    price: r.price,
+    amount: r.amount,
+    fee: r.fee,
+    timestamp: r.timestamp,
+    platform: r.platform as Transaction['platform'],
+  };
+}
+
+function toAlert(r: AlertRow): PriceAlert {
+  const alert: PriceAlert = {
+    alertId: r.alert_id,
+    username: r.username,
+    coinId: r.coin_id,
+    condition: r.condition as PriceAlert['condition'],
+    targetPrice: r.target_price,
+    active: r.active === 1,
+    createdAt: r.created_at,
+  };
+  if (r.fired_at !== null) alert.firedAt = r.fired_at;
+  return alert;
+}
+
+function toActivity(r: ActivityRow): ActivityEntry {
+  return {
+    at: r.at,
+    identityKey: r.identity_key,
+    platform: r.platform as ActivityEntry['platform'],
+    username: r.username,
+    command: r.command,
+    detail: r.detail,
+    outcome: r.outcome as ActivityEntry['outcome'],
+  };
+}
+
+// ---- keyset pagination ------------------------------------------------------------------------
+// A cursor is the sort key of the last row returned, as base64url JSON. Pages are fetched with one
+// extra row to learn whether another page exists, so `next` is absent on the last page.
+
+type CursorKey = (string | number)[];
+
+function pageLimit(page: PageRequest): number {
+  return Math.max(1, Math.floor(page.limit));
+}
+
+function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, key: (row: R) => CursorKey): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  if (rows.length <= limit || last === undefined) return { items: items.map(map) };
+  return { items: items.map(map), next: Buffer.from(JSON.stringify(key(last))).toString('base64url') };
+}
+
+function decodeCursor<const K extends readonly ('string' | 'number')[]>(
+  cursor: string,
+  shape: K,
+): { [I in keyof K]: K[I] extends 'string' ? string : number } {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    key = undefined;
+  }
+  if (!Array.isArray(key) || key.length !== shape.length || key.some((v, i) => typeof v !== shape[i])) {
+    throw new Error('Invalid page cursor');
+  }
+  return key as never;
+}

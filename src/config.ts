@@ -1,0 +1,57 @@
+/**
+ * Configuration from environment variables (and a .env file), validated once at start. A bad
+ * value stops the bot with a message naming the variable, never a stack trace.
+ */
+import { z } from 'zod';
+
+const decimalString = (what: string) => z.string().regex(/^\d+(\.\d+)?$/, `must be a plain non-negative number (${what})`);
+const seconds = z.coerce.number().int().positive();
+const optionalUrl = z.url().optional();
+const optionalText = z.string().min(1).optional();
+
+export const ConfigSchema = z.object({
+  STORE: z.enum(['sqlite', 'dynamodb']).default('sqlite'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  PRICE_FEED: z.enum(['coingecko', 'simulated', 'auto']).default('auto'),
+  COINGECKO_BASE_URL: optionalUrl,
+  COINGECKO_API_KEY: optionalText,
+  COINGECKO_API_PLAN: z.enum(['demo', 'pro']).default('demo'),
+  PRICE_POLL_SECONDS: seconds.default(30),
+  SIMULATED_SEED: z.coerce.number().int().default(42),
+  START_BALANCE: decimalString('virtual cash for new accounts, in USD').default('10000'),
+  TRADE_FEE_PERCENT: decimalString('fee as a percentage of trade value').refine((v) => Number(v) < 50, 'must be below 50').default('0'),
+  CONFIRM_TRADES_ABOVE: decimalString('trades worth more ask for confirmation where the chat has buttons, in USD').default('1000'),
+  MAX_QUOTE_AGE_SECONDS: seconds.default(60),
+  MAX_ALERTS_PER_USER: seconds.default(20),
+  ACTIVITY_RETENTION_DAYS: seconds.default(30),
+  BOOTSTRAP_ADMIN_USERNAME: optionalText,
+  BOOTSTRAP_ADMIN_EMAIL: optionalText,
+  BOOTSTRAP_ADMIN_IDENTITY: optionalText,
+  CONSOLE_USER: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only').default('local'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  NODE_ENV: z.string().optional(),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the configuration, or throws a ConfigError listing every bad variable by name. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty variables count as unset, as they do in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = ConfigSchema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  const bootstrap = [config.BOOTSTRAP_ADMIN_USERNAME, config.BOOTSTRAP_ADMIN_EMAIL];
+  if (bootstrap.some(Boolean) && !bootstrap.every(Boolean)) {
+    throw new ConfigError('Invalid configuration:\n  BOOTSTRAP_ADMIN_USERNAME and BOOTSTRAP_ADMIN_EMAIL go together');
+  }
+  return config;
+}

@@ -1,0 +1,63 @@
+/**
+ * Entry point: read configuration, wire ports to implementations, start the price feed, the
+ * scheduled jobs and the chat adapters. With no chat tokens it runs the terminal chat.
+ */
+import 'dotenv/config';
+import { randomUUID } from 'node:crypto';
+import cron from 'node-cron';
+import { ensureBootstrapAdmin } from '../core/staff-accounts';
+import { runConsoleChat } from '../adapters/console/console-chat';
+import { createLogger } from '../infra/support/logger';
+import { ConfigError, loadConfig } from './config';
+import { buildCore, openStore, startPriceFeed } from './compose';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.LOG_LEVEL, pretty: (config.LOG_FORMAT ?? (config.NODE_ENV === 'production' ? 'json' : 'pretty')) === 'pretty' });
+  const store = await openStore(config);
+  const prices = await startPriceFeed(config, logger);
+  const core = buildCore(config, store, prices.feed, logger);
+  await core.services.coins.list(); // tells the feed which coins to fetch
+
+  if (config.BOOTSTRAP_ADMIN_USERNAME && config.BOOTSTRAP_ADMIN_EMAIL) {
+    const result = await ensureBootstrapAdmin(core.services, {
+      username: config.BOOTSTRAP_ADMIN_USERNAME, email: config.BOOTSTRAP_ADMIN_EMAIL, identity: config.BOOTSTRAP_ADMIN_IDENTITY,
+    });
+    logger.info({ username: config.BOOTSTRAP_ADMIN_USERNAME, result }, 'bootstrap admin');
+  }
+
+  // The activity log keeps a bounded history.
+  const prune = cron.schedule('17 3 * * *', async () => {
+    const before = Date.now() - config.ACTIVITY_RETENTION_DAYS * 86_400_000;
+    const removed = await store.pruneActivity(before);
+    logger.info({ removed }, 'pruned activity log');
+  });
+
+  const shutdown = async () => {
+    prune.stop();
+    await prices.stop();
+    await store.close();
+  };
+
+  await runConsoleChat({
+    dispatcher: core.dispatcher,
+    input: process.stdin,
+    output: process.stdout,
+    user: config.CONSOLE_USER,
+    sessionId: randomUUID().slice(0, 8),
+    interactive: Boolean(process.stdin.isTTY),
+  });
+  await shutdown();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`CryptoPulse could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);
