@@ -40,7 +40,7 @@ export function toBase(amount: Dec, view: MoneyView): Dec {
 
 export function formatAge(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 90) return `${seconds} s ago`;
+  if (seconds < 120) return `${seconds} s ago`;
   const minutes = Math.round(seconds / 60);
   if (minutes < 90) return `${minutes} min ago`;
   return `${Math.round(minutes / 60)} h ago`;

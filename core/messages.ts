@@ -34,6 +34,9 @@ export interface RichMessage {
   buttons?: Button[];
   imageUrl?: string;
   footer?: string;
+  /** A one-time link code the platform may offer as a one-tap deep link (Telegram's
+   *  t.me/<bot>?start=<code>). */
+  linkCode?: string;
   tone: Tone;
   /** Only the caller should see this reply (a DM, an ephemeral message). */
   private?: boolean;

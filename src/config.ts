@@ -28,6 +28,20 @@ export const ConfigSchema = z.object({
   BOOTSTRAP_ADMIN_EMAIL: optionalText,
   BOOTSTRAP_ADMIN_IDENTITY: optionalText,
   CONSOLE_USER: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only').default('local'),
+  // DynamoDB (STORE=dynamodb); credentials come from the standard AWS chain.
+  TABLE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{0,64}$/, 'letters, digits, _ . - only').default('cryptopulse-'),
+  DYNAMODB_ENDPOINT: optionalUrl,
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  // Email through SNS: off unless SNS_ENABLED=true.
+  SNS_ENABLED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  SNS_ENDPOINT: optionalUrl,
+  SNS_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ - only').default('cryptopulse-user-'),
+  // Telegram: the bot runs when a token is set.
+  TELEGRAM_BOT_TOKEN: optionalText,
+  TELEGRAM_API_ROOT: optionalUrl,
+  TELEGRAM_WEBHOOK_URL: optionalUrl,
+  TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, '1-256 of A-Z a-z 0-9 _ -').optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   NODE_ENV: z.string().optional(),

@@ -117,6 +117,7 @@ export const link = defineCommand({
     return reply('info', {
       title: 'Link code',
       text: `${fresh}\nSend /link ${fresh} to this bot from your other chat app within 10 minutes. The code works once.`,
+      linkCode: fresh,
       private: true,
     });
   },

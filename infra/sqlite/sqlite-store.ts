@@ -98,6 +98,10 @@ interface ActivityRow {
   outcome: string;
 }
 
+/** Activity entries are written in batches of up to this many, or this often. */
+const ACTIVITY_BATCH = 200;
+const ACTIVITY_FLUSH_MS = 250;
+
 export class SqliteStore implements Store {
   static open(options: { file: string }): SqliteStore {
     const { file } = options;
@@ -117,10 +121,16 @@ export class SqliteStore implements Store {
   private readonly s: Statements;
   /** The trade as a better-sqlite3 transaction function, built once. */
   private readonly tradeTx: Database.Transaction<SqliteStore['tradeInTransaction']>;
+  private readonly insertActivityBatch: Database.Transaction<(batch: ActivityEntry[]) => void>;
+  private pendingActivity: ActivityEntry[] = [];
+  private activityTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly db: Database.Database) {
     this.s = prepareStatements(db);
     this.tradeTx = db.transaction(this.tradeInTransaction.bind(this));
+    this.insertActivityBatch = db.transaction((batch: ActivityEntry[]) => {
+      for (const entry of batch) this.s.insertActivity.run(entry);
+    });
   }
 
   // ---- accounts -------------------------------------------------------------------------------
@@ -337,11 +347,28 @@ export class SqliteStore implements Store {
     })();
   }
 
+  /**
+   * Every command writes an activity entry; one write transaction each would cost as much as the
+   * trade itself. Entries are buffered and written together, at most ACTIVITY_FLUSH_MS later (a
+   * crash loses that much activity log, never a trade), and before anything reads them.
+   */
   async recordActivity(entry: ActivityEntry): Promise<void> {
-    this.s.insertActivity.run(entry);
+    this.pendingActivity.push(entry);
+    if (this.pendingActivity.length >= ACTIVITY_BATCH) this.flushActivity();
+    else this.activityTimer ??= setTimeout(() => this.flushActivity(), ACTIVITY_FLUSH_MS).unref();
+  }
+
+  private flushActivity(): void {
+    if (this.activityTimer) clearTimeout(this.activityTimer);
+    this.activityTimer = undefined;
+    if (!this.pendingActivity.length || !this.db.open) return;
+    const batch = this.pendingActivity;
+    this.pendingActivity = [];
+    this.insertActivityBatch(batch);
   }
 
   async listActivity(username: string, page: PageRequest): Promise<Page<ActivityEntry>> {
+    this.flushActivity();
     const limit = pageLimit(page);
     const rows = (
       page.cursor === undefined
@@ -352,6 +379,7 @@ export class SqliteStore implements Store {
   }
 
   async pruneActivity(before: number): Promise<number> {
+    this.flushActivity();
     return this.s.pruneActivity.run(before).changes;
   }
 
@@ -379,6 +407,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.flushActivity();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,0 +1,8 @@
+/** Named benchmarks: each returns its figures as a flat object with dotted keys. */
+import { tradesSqlite } from './trades-sqlite.bench';
+
+export type Benchmark = () => Promise<Record<string, number>>;
+
+export const BENCHMARKS: Record<string, Benchmark> = {
+  trades: tradesSqlite,
+};
