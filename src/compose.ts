@@ -32,6 +32,8 @@ export async function startPriceFeed(config: Config, logger: PinoLogger): Promis
     if (config.PRICE_FEED === 'coingecko' || (await probeCoinGecko(client))) {
       const feed = new CoinGeckoFeed({ client, logger, clock: systemClock, pollIntervalMs: config.PRICE_POLL_SECONDS * 1000 });
       feed.start();
+      // Answer the first command with prices, not "no price yet".
+      await feed.refresh();
       logger.info({ baseUrl: config.COINGECKO_BASE_URL ?? 'default' }, 'live prices from CoinGecko');
       return { feed, stop: () => feed.stop() };
     }

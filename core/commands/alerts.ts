@@ -26,7 +26,8 @@ export const alert = defineCommand({
     if (quote && (condition === 'above' ? target.lte(quote.price) : target.gte(quote.price))) {
       throw new UserError(`${coin.name} is already ${condition === 'above' ? 'at or above' : 'at or below'} that (now ${formatPrice(quote.price, view)}): pick a price it has not reached.`);
     }
-    const alertId = ids.next().replace(/-/g, '').slice(0, 8);
+    // Short enough to type in /alert remove, long enough (48 bits) not to collide.
+    const alertId = ids.next().replace(/-/g, '').slice(0, 12).toLowerCase();
     const created = await store.createAlert({
       alertId, username: account.username, coinId: coin.id, condition, targetPrice: toStored(target), active: true, createdAt: clock.now(),
     }, config.maxAlertsPerUser);
@@ -42,8 +43,8 @@ export const alertRemove = defineCommand({
   name: 'alert remove',
   aliases: ['unalert'],
   summary: 'Remove one of your price alerts',
-  args: { id: args.text('alert id from /alerts', /^[a-z0-9]{1,36}$/i, 'An alert id looks like 3f9a1c2b: /alerts lists yours.') },
-  examples: ['/alert remove 3f9a1c2b'],
+  args: { id: args.text('alert id from /alerts', /^[a-z0-9]{1,36}$/i, 'An alert id looks like 3f9a1c2b7d4e: /alerts lists yours.') },
+  examples: ['/alert remove 3f9a1c2b7d4e'],
   roles: ACCESS.trading,
   chats: 'any',
   deniedNote: 'Price alerts belong to user accounts.',

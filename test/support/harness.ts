@@ -24,7 +24,8 @@ export class ManualClock implements Clock {
 
 export function countingIds(prefix = 'id'): IdGenerator {
   let n = 0;
-  return { next: () => `${prefix}-${String(++n).padStart(8, '0')}-0000-0000-000000000000` };
+  // The counter leads, so any prefix of an id (alert ids use 12 characters) is unique too.
+  return { next: () => `${String(++n).padStart(12, '0')}-${prefix}-0000-000000000000` };
 }
 
 /** Prices set by the test; quotes are "received" at the clock's current time when set. */

@@ -1,0 +1,87 @@
+/**
+ * The terminal chat end to end, as a new user runs it: `npm start`'s entry point in a child
+ * process, commands through a pipe, replies on standard output, exit 0 at end of input.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCoinGeckoStandin, type CoinGeckoStandin } from './support/coingecko-standin';
+
+const ROOT = resolve(import.meta.dirname, '..');
+let dataDir: string;
+let coingecko: CoinGeckoStandin;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'cp-console-'));
+  coingecko = await startCoinGeckoStandin();
+  coingecko.setPrice('bitcoin', '50000', '2.5');
+});
+afterAll(async () => {
+  await coingecko.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function runBot(input: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+describe('terminal chat', () => {
+  it('trades on live prices from CoinGecko through a pipe and exits 0', async () => {
+    const script = [
+      '/as ann',
+      '/signup ann ann@example.com',
+      '/price btc',
+      '/buy btc $500',
+      '/as bob',
+      '/portfolio',
+      '/as ann',
+      '/portfolio',
+    ].join('\n');
+    const { code, stdout, stderr } = await runBot(`${script}\n`, { PRICE_FEED: 'coingecko', COINGECKO_BASE_URL: coingecko.url });
+    expect(stderr).not.toMatch(/error/i);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Welcome, ann!');
+    expect(stdout).toMatch(/BTC Bitcoin\s+\$50,000\.00\s+\+2\.50%/);
+    expect(stdout).not.toContain('simulated');
+    expect(stdout).toContain('Bought 0.01 BTC');
+    expect(stdout).toContain('You are now bob (console:bob).');
+    expect(stdout).toMatch(/You need an account for \/portfolio/);
+    expect(stdout).toMatch(/BTC\s+0\.01\s+\$50,000\.00\s+\$500\.00/);
+    expect(coingecko.requests.some((r) => r.path.endsWith('/simple/price'))).toBe(true);
+  });
+
+  it('keeps accounts across restarts (the embedded store is a file)', async () => {
+    const { code, stdout } = await runBot('/as ann\n/history\n', { PRICE_FEED: 'coingecko', COINGECKO_BASE_URL: coingecko.url });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/buy\s+bitcoin\s+0\.01\s+\$50,000\.00\s+\$500\.00/);
+  });
+
+  it('falls back to clearly marked simulated prices when CoinGecko cannot be reached', async () => {
+    const { code, stdout, stderr } = await runBot('/price eth\n', { PRICE_FEED: 'auto', COINGECKO_BASE_URL: 'http://127.0.0.1:9/api/v3' });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/ETH Ethereum\s+\$[\d,.]+ \(simulated\)/);
+    expect(stdout).toContain('Prices are simulated');
+    expect(stderr).toContain('SIMULATED prices');
+  });
+
+  it('stops with a message naming a bad configuration variable', async () => {
+    const { code, stderr } = await runBot('', { START_BALANCE: 'lots', PRICE_FEED: 'simulated' });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/Invalid configuration:\n\s+START_BALANCE: must be a plain non-negative number/);
+  });
+});
