@@ -67,7 +67,7 @@ export const args = {
     spec('string', 'one or more coin ids or symbols', z.array(z.string().toLowerCase().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'That is not a coin id or symbol.')).max(10, 'At most 10 coins at a time.'), { rest: true }),
 
   buyAmount: () =>
-    spec<BuyOrder>('string', 'cash like $250, or a coin quantity like 0.5',
+    spec<BuyOrder>('string', 'cash in US dollars like $250, or a coin quantity like 0.5',
       z.string().transform((raw, ctx): BuyOrder => {
         const cashMatch = CASH_FORM.exec(raw.trim());
         if (cashMatch) {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { args } from './args';
-import type { Services } from './context';
+import type { Clock, PasswordHasher, Store } from './ports';
 import { ROLES, type Account, type LinkedIdentity, type Platform, PLATFORMS, type Role } from './domain';
 import { UserError } from './errors';
 import { ConflictError } from './ports';
@@ -20,7 +20,15 @@ const NewStaffAccount = z.object({
 
 export type NewStaffAccount = z.input<typeof NewStaffAccount>;
 
-export async function createStaffAccount(services: Pick<Services, 'store' | 'passwords' | 'clock' | 'config'>, input: NewStaffAccount): Promise<Account> {
+export interface StaffAccountDeps {
+  store: Store;
+  passwords: PasswordHasher;
+  clock: Clock;
+  /** Virtual cash the account's portfolio starts with. */
+  startBalance: string;
+}
+
+export async function createStaffAccount(services: StaffAccountDeps, input: NewStaffAccount): Promise<Account> {
   const parsed = NewStaffAccount.safeParse(input);
   if (!parsed.success) throw new UserError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   const { username, email, role, password, identity } = parsed.data;
@@ -33,7 +41,7 @@ export async function createStaffAccount(services: Pick<Services, 'store' | 'pas
     ? { key: identity, platform: identity.split(':')[0] as Platform, username, linkedAt: now }
     : undefined;
   try {
-    await services.store.createAccount(account, services.config.startBalance, link);
+    await services.store.createAccount(account, services.startBalance, link);
   } catch (error) {
     if (error instanceof ConflictError) throw new UserError(`that ${error.what} is already in use`);
     throw error;
@@ -42,7 +50,7 @@ export async function createStaffAccount(services: Pick<Services, 'store' | 'pas
 }
 
 /** Makes sure the configured first admin exists (and is linked to its identity); idempotent. */
-export async function ensureBootstrapAdmin(services: Pick<Services, 'store' | 'passwords' | 'clock' | 'config'>, input: { username: string; email: string; identity?: string }): Promise<'created' | 'exists'> {
+export async function ensureBootstrapAdmin(services: StaffAccountDeps, input: { username: string; email: string; identity?: string }): Promise<'created' | 'exists'> {
   const existing = await services.store.getAccount(input.username);
   if (!existing) {
     await createStaffAccount(services, { ...input, role: 'admin' });

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   await core.services.coins.list(); // tells the feed which coins to fetch
 
   if (config.BOOTSTRAP_ADMIN_USERNAME && config.BOOTSTRAP_ADMIN_EMAIL) {
-    const result = await ensureBootstrapAdmin(core.services, {
+    const result = await ensureBootstrapAdmin({ ...core.services, startBalance: config.START_BALANCE }, {
       username: config.BOOTSTRAP_ADMIN_USERNAME, email: config.BOOTSTRAP_ADMIN_EMAIL, identity: config.BOOTSTRAP_ADMIN_IDENTITY,
     });
     logger.info({ username: config.BOOTSTRAP_ADMIN_USERNAME, result }, 'bootstrap admin');

@@ -11,6 +11,8 @@ beforeEach(async () => {
 });
 afterEach(() => bot.close());
 
+const staffDeps = () => ({ ...bot.core.services, startBalance: bot.core.services.config.startBalance });
+
 function linkCodeIn(text: string): string {
   return /\b([0-9A-Z]{8})\b/.exec(text)![1]!;
 }
@@ -65,7 +67,7 @@ describe('signup and identities', () => {
 
 describe('password login', () => {
   beforeEach(async () => {
-    await createStaffAccount(bot.core.services, { username: 'mod', email: 'mod@example.com', role: 'moderator', password: 'correct horse battery' });
+    await createStaffAccount(staffDeps(), { username: 'mod', email: 'mod@example.com', role: 'moderator', password: 'correct horse battery' });
   });
 
   it('links the chat with the right password and refuses a wrong one', async () => {
@@ -75,7 +77,7 @@ describe('password login', () => {
   });
 
   it('logs in with a password without spaces', async () => {
-    await createStaffAccount(bot.core.services, { username: 'ana', email: 'ana@example.com', role: 'analyst', password: 'Tr0ub4dor&3xyz' });
+    await createStaffAccount(staffDeps(), { username: 'ana', email: 'ana@example.com', role: 'analyst', password: 'Tr0ub4dor&3xyz' });
     expect(await bot.say('a1', '/login ana@example.com Tr0ub4dor&3xyz')).toMatch(/Signed in: this chat is now linked to ana \(analyst\)/);
     expect(await bot.say('a1', '/market')).not.toMatch(/may not run/);
   });
@@ -98,7 +100,7 @@ describe('password login', () => {
     expect(lines.join('')).toContain('[redacted]');
 
     await bot.say('m2', '/login mod@example.com s3cret-password');
-    await createStaffAccount(bot.core.services, { username: 'boss', email: 'boss@example.com', role: 'moderator', identity: 'console:boss' });
+    await createStaffAccount(staffDeps(), { username: 'boss', email: 'boss@example.com', role: 'moderator', identity: 'console:boss' });
     const activity = await bot.store.listActivity('boss', { limit: 10 });
     expect(activity.items).toHaveLength(0);
     await bot.store.linkIdentity({ key: 'console:m3', platform: 'console', username: 'mod', linkedAt: 0 });

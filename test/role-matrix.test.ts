@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../core/domain';
 import { makeTestBot, type TestBot } from './support/harness';
 
-const G = 'guest', U = 'user', A = 'admin', N = 'analyst', M = 'moderator';
+const G: Caller = 'guest', U: Caller = 'user', A: Caller = 'admin', N: Caller = 'analyst', M: Caller = 'moderator';
 const EVERYONE = [G, U, A, N, M];
 const ACCOUNTS = [U, A, N, M];
 
