@@ -23,9 +23,9 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function runBot(input: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBot(input: string, env: Record<string, string>, script = 'src/main.ts', args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, LOG_LEVEL: 'warn', LOG_FORMAT: 'json', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -77,6 +77,24 @@ describe('terminal chat', () => {
     expect(stdout).toMatch(/ETH Ethereum\s+\$[\d,.]+ \(simulated\)/);
     expect(stdout).toContain('Prices are simulated');
     expect(stderr).toContain('SIMULATED prices');
+  });
+
+  it('creates the first admin from the command line, who then manages roles in chat', async () => {
+    const created = await runBot('', {}, 'src/scripts/admin.ts', ['create', '--username', 'root', '--email', 'root@example.com', '--identity', 'console:boss']);
+    expect(created.stdout).toContain('Created admin root <root@example.com>.');
+    const bad = await runBot('', {}, 'src/scripts/admin.ts', ['create', '--username', 'X', '--email', 'nope']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/username: A username is 3 to 32 characters/);
+    const { stdout } = await runBot('/as boss\n/role ann analyst\n/as ann\n/market\n', { PRICE_FEED: 'simulated' });
+    expect(stdout).toContain('ann is now analyst (was user).');
+    expect(stdout).toContain('Market overview (24 h)');
+  });
+
+  it('creates or promotes the configured bootstrap admin at start', async () => {
+    const { stdout } = await runBot('/as chief\n/whoami\n', {
+      PRICE_FEED: 'simulated', BOOTSTRAP_ADMIN_USERNAME: 'chief', BOOTSTRAP_ADMIN_EMAIL: 'chief@example.com', BOOTSTRAP_ADMIN_IDENTITY: 'console:chief',
+    });
+    expect(stdout).toMatch(/chief\n\nRole:\s+admin/);
   });
 
   it('stops with a message naming a bad configuration variable', async () => {

@@ -71,7 +71,11 @@ export const coinsAdd = defineCommand({
   chats: 'any',
   async run(ctx, { id }) {
     const coin: Coin | null = await ctx.services.prices.lookupCoin(id);
-    if (!coin) throw new UserError(`CoinGecko has no coin with the id “${id}”. Ids are in the coin's CoinGecko page address.`);
+    if (!coin) {
+      throw new UserError(ctx.services.prices.simulated
+        ? `Prices are simulated right now, so only the bundled coins can be added, and “${id}” is not one of them.`
+        : `CoinGecko has no coin with the id “${id}”. Ids are in the coin's CoinGecko page address.`);
+    }
     try {
       await ctx.services.store.addCoin(coin);
     } catch (error) {
