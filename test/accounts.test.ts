@@ -200,7 +200,7 @@ describe('email settings', () => {
 
   it('subscribes, explains the confirmation email, and sends trade confirmations', async () => {
     await bot.signup('ann');
-    expect(await bot.say('ann', '/settings email ann@work.example')).toMatch(/first sends a confirmation message/);
+    expect(await bot.say('ann', '/settings email ann@work.example')).toMatch(/AWS \(Amazon SNS\) first sends a confirmation email to that address/);
     expect(bot.notifier.subscriptions.get('ann')).toBe('ann@work.example');
     await bot.say('ann', '/buy btc $100');
     expect(bot.notifier.sent).toEqual([expect.objectContaining({ username: 'ann', subject: expect.stringMatching(/bought .* BTC/) })]);

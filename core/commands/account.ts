@@ -210,7 +210,7 @@ export const settingsEmail = defineCommand({
     await notifier.subscribe(account.username, email);
     await store.updateAccount(account.username, { email, emailNotifications: true });
     return reply('success', {
-      text: `Email notifications go to ${email}. The email service first sends a confirmation message there: click its link, or nothing will arrive.`,
+      text: `Email notifications go to ${email}. AWS (Amazon SNS) first sends a confirmation email to that address: click its link, or nothing will arrive.`,
       private: true,
     });
   },
