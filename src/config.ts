@@ -63,6 +63,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const config = result.data;
+  if (config.TELEGRAM_WEBHOOK_URL && !config.TELEGRAM_WEBHOOK_SECRET) {
+    throw new ConfigError('Invalid configuration:\n  TELEGRAM_WEBHOOK_SECRET: required with TELEGRAM_WEBHOOK_URL, so only Telegram can call the webhook');
+  }
   const bootstrap = [config.BOOTSTRAP_ADMIN_USERNAME, config.BOOTSTRAP_ADMIN_EMAIL];
   if (bootstrap.some(Boolean) && !bootstrap.every(Boolean)) {
     throw new ConfigError('Invalid configuration:\n  BOOTSTRAP_ADMIN_USERNAME and BOOTSTRAP_ADMIN_EMAIL go together');

@@ -1,22 +1,25 @@
 /**
  * Entry point: read configuration, wire ports to implementations, start the price feed, the
- * scheduled jobs and the chat adapters. With no chat tokens it runs the terminal chat.
+ * scheduled jobs and the chat adapters. With no chat token it runs the terminal chat, and ends
+ * with its input; with one it runs the chat bots until SIGINT or SIGTERM.
  */
 import 'dotenv/config';
 import { randomUUID } from 'node:crypto';
 import cron from 'node-cron';
 import { ensureBootstrapAdmin } from '../core/staff-accounts';
 import { runConsoleChat } from '../adapters/console/console-chat';
+import { createTelegramBot } from '../adapters/telegram/bot';
 import { createLogger } from '../infra/support/logger';
 import { ConfigError, loadConfig } from './config';
-import { buildCore, openStore, startPriceFeed } from './compose';
+import { buildCore, openStore, startNotifier, startPriceFeed } from './compose';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: (config.LOG_FORMAT ?? (config.NODE_ENV === 'production' ? 'json' : 'pretty')) === 'pretty' });
   const store = await openStore(config);
   const prices = await startPriceFeed(config, logger);
-  const core = buildCore(config, store, prices.feed, logger);
+  const email = startNotifier(config, logger);
+  const core = buildCore(config, store, prices.feed, email.notifier, logger);
   await core.services.coins.list(); // tells the feed which coins to fetch
 
   if (config.BOOTSTRAP_ADMIN_USERNAME && config.BOOTSTRAP_ADMIN_EMAIL) {
@@ -28,25 +31,43 @@ async function main(): Promise<void> {
 
   // The activity log keeps a bounded history.
   const prune = cron.schedule('17 3 * * *', async () => {
-    const before = Date.now() - config.ACTIVITY_RETENTION_DAYS * 86_400_000;
-    const removed = await store.pruneActivity(before);
+    const removed = await store.pruneActivity(Date.now() - config.ACTIVITY_RETENTION_DAYS * 86_400_000);
     logger.info({ removed }, 'pruned activity log');
   });
 
+  const telegram = config.TELEGRAM_BOT_TOKEN
+    ? createTelegramBot({
+        token: config.TELEGRAM_BOT_TOKEN, apiRoot: config.TELEGRAM_API_ROOT, core, logger,
+        webhook: config.TELEGRAM_WEBHOOK_URL ? { url: config.TELEGRAM_WEBHOOK_URL, secret: config.TELEGRAM_WEBHOOK_SECRET!, port: config.PORT } : undefined,
+      })
+    : undefined;
+
   const shutdown = async () => {
     prune.stop();
+    await telegram?.stop();
     await prices.stop();
+    await email.stop();
     await store.close();
   };
 
-  await runConsoleChat({
-    dispatcher: core.dispatcher,
-    input: process.stdin,
-    output: process.stdout,
-    user: config.CONSOLE_USER,
-    sessionId: randomUUID().slice(0, 8),
-    interactive: Boolean(process.stdin.isTTY),
-  });
+  if (telegram) {
+    await telegram.start();
+    logger.info({ mode: config.TELEGRAM_WEBHOOK_URL ? 'webhook' : 'polling' }, 'Telegram bot running');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    logger.info('shutting down');
+  } else {
+    await runConsoleChat({
+      dispatcher: core.dispatcher,
+      input: process.stdin,
+      output: process.stdout,
+      user: config.CONSOLE_USER,
+      sessionId: randomUUID().slice(0, 8),
+      interactive: Boolean(process.stdin.isTTY),
+    });
+  }
   await shutdown();
 }
 
