@@ -5,19 +5,34 @@
 import { join } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import { createCore, type Core } from '../core/app';
-import type { PriceFeed, Store } from '../core/ports';
+import type { Notifier, PriceFeed, Store } from '../core/ports';
+import { DynamoDbStore } from '../infra/dynamodb/dynamodb-store';
 import { CoinGeckoClient } from '../infra/prices/coingecko-client';
 import { CoinGeckoFeed, probeCoinGecko } from '../infra/prices/coingecko-feed';
 import { SimulatedFeed } from '../infra/prices/simulated-feed';
 import { SqliteStore } from '../infra/sqlite/sqlite-store';
 import { disabledNotifier } from '../infra/support/disabled-notifier';
+import { createSnsNotifier } from '../infra/email/sns-notifier';
 import { BcryptPasswords, systemClock, uuidIds } from '../infra/support/system';
 import type { Config } from './config';
 import { ConfigError } from './config';
 
 export async function openStore(config: Config): Promise<Store> {
   if (config.STORE === 'sqlite') return SqliteStore.open({ file: join(config.DATA_DIR, 'cryptopulse.sqlite') });
-  throw new ConfigError('STORE=dynamodb is not available in this build yet; use STORE=sqlite.');
+  // Credentials come from the standard AWS chain (the instance role in production).
+  const store = DynamoDbStore.open({
+    region: config.AWS_REGION,
+    endpoint: config.DYNAMODB_ENDPOINT,
+    tablePrefix: config.TABLE_PREFIX,
+    activityRetentionDays: config.ACTIVITY_RETENTION_DAYS,
+  });
+  // Fail at start with the fix, not at the first command with a ResourceNotFoundException.
+  const missing = await store.missingTables();
+  if (missing.length) {
+    await store.close();
+    throw new ConfigError(`DynamoDB tables missing: ${missing.join(', ')}. Create them with \`npm run db:create\` (same TABLE_PREFIX, AWS_REGION and DYNAMODB_ENDPOINT).`);
+  }
+  return store;
 }
 
 /** A running price feed: live CoinGecko, or the simulated walk (chosen, or when CoinGecko is unreachable). */
@@ -45,11 +60,24 @@ export async function startPriceFeed(config: Config, logger: PinoLogger): Promis
   return { feed, stop: async () => feed.stop() };
 }
 
-export function buildCore(config: Config, store: Store, prices: PriceFeed, logger: PinoLogger): Core {
+/** Email through SNS when enabled, or the notifier that says email is off. */
+export interface RunningNotifier {
+  notifier: Notifier;
+  /** Lets queued email go out (a few seconds at most), then stops. */
+  stop(): Promise<void>;
+}
+
+export function startNotifier(config: Config, logger: PinoLogger): RunningNotifier {
+  if (!config.SNS_ENABLED) return { notifier: disabledNotifier, stop: async () => {} };
+  const sns = createSnsNotifier({ region: config.AWS_REGION, endpoint: config.SNS_ENDPOINT, topicPrefix: config.SNS_TOPIC_PREFIX, logger });
+  return { notifier: sns, stop: () => sns.stop(5_000) };
+}
+
+export function buildCore(config: Config, store: Store, prices: PriceFeed, notifier: Notifier, logger: PinoLogger): Core {
   return createCore({
     store,
     prices,
-    notifier: disabledNotifier,
+    notifier,
     passwords: new BcryptPasswords(),
     clock: systemClock,
     ids: uuidIds,

@@ -1,10 +1,12 @@
 /** Named benchmarks: each returns its figures as a flat object with dotted keys. */
 import { telegramBroadcast } from './telegram-broadcast.bench';
+import { tradesDynamodb } from './trades-dynamodb.bench';
 import { tradesSqlite } from './trades-sqlite.bench';
 
 export type Benchmark = () => Promise<Record<string, number>>;
 
 export const BENCHMARKS: Record<string, Benchmark> = {
   trades: tradesSqlite,
+  'trades-dynamodb': tradesDynamodb,
   telegram: telegramBroadcast,
 };

@@ -1,0 +1,866 @@
+/**
+ * The Store on Amazon DynamoDB, one table per kind of record (see README.md and tables.ts).
+ *
+ * Everything that must change together is one TransactWriteItems with conditions, so no reader
+ * ever sees half a change and no race slips past a check: an account with its email, portfolio
+ * and identity; a trade with its portfolio, ledger entry, idempotency record and counters; an
+ * alert with its owner's alert count. Trades are optimistic: the portfolio write is conditioned
+ * on the version that was read, and a lost race re-reads and re-plans.
+ *
+ * stats() never scans: counters live on a few sharded items, updated inside the same
+ * transactions as the records they count.
+ */
+import { randomUUID } from 'node:crypto';
+import { BatchGetItemCommand, DescribeTableCommand, ResourceNotFoundException, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  GetCommand,
+  NumberValue,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type QueryCommandInput,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import type { Account, ActivityEntry, Coin, LinkedIdentity, Portfolio, PriceAlert, Role, SystemStats, Transaction } from '../../core/domain';
+import { ROLES } from '../../core/domain';
+import { Dec, toStored } from '../../core/money';
+import {
+  ConflictError,
+  type AccountPatch,
+  type Page,
+  type PageRequest,
+  type Store,
+  type TradeOutcome,
+  type TradePlan,
+} from '../../core/ports';
+import { createClients, type DynamoClients, type DynamoConnection } from './client';
+import {
+  accountItem,
+  activityOwner,
+  activitySortKey,
+  activityShardKey,
+  alertItem,
+  claimId,
+  counterShardKey,
+  feedShardKey,
+  normEmail,
+  portfolioItem,
+  randomActivityShard,
+  randomCounterShard,
+  toAccount,
+  toActivity,
+  toAlert,
+  toIdentity,
+  toPortfolio,
+  toTransaction,
+  TRADE_KEY_RETENTION_S,
+  tradeKeyId,
+  transactionFields,
+  transactionItem,
+  ttlSeconds,
+  type Item,
+} from './items';
+import { KeyedQueue } from './keyed-queue';
+import { decodeCursor, nextCursor, type CursorKey } from './paging';
+import { backoffDelay, cancellation, retryTransient, sleep, type Cancellation } from './retry';
+import {
+  ACCOUNTS_PARTITION,
+  ACTIVITY_SHARDS,
+  COUNTER_SHARDS,
+  STORE_TABLES,
+  TRACKED_COINS_PARTITION,
+  TRANSACTION_FEED_SHARDS,
+  tableNames,
+  type TableNames,
+} from './tables';
+
+type WriteAction = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** Claim keys this far past their expiry may be claimed again (as in the SQLite store). */
+const CLAIM_SWEEP_MS = 7 * 24 * 60 * 60 * 1000;
+/** Attempts for one transaction that keeps meeting conflicts or throttling. */
+const TRANSIENT_ATTEMPTS = 10;
+/** Re-plans of a trade that keeps losing the version race to other instances. */
+const VERSION_ATTEMPTS = 25;
+/** Re-reads for read-then-write operations (account updates, alert deletes) that lost a race. */
+const RACE_ATTEMPTS = 10;
+const TRADE_BACKOFF = { baseMs: 5, maxMs: 200 };
+
+export interface DynamoDbStoreOptions extends DynamoConnection {
+  tablePrefix: string;
+  /** Activity entries get a TTL this many days after they happened; pruneActivity usually wins. */
+  activityRetentionDays?: number;
+}
+
+export class DynamoDbStore implements Store {
+  static open(options: DynamoDbStoreOptions): DynamoDbStore {
+    return new DynamoDbStore(createClients(options), options.tablePrefix, options.activityRetentionDays);
+  }
+
+  private readonly t: TableNames;
+  /** Serializes this instance's trades per account; see keyed-queue.ts. */
+  private readonly trades = new KeyedQueue();
+
+  constructor(
+    private readonly clients: DynamoClients,
+    tablePrefix: string,
+    private readonly activityRetentionDays = 30,
+  ) {
+    this.t = tableNames(tablePrefix);
+  }
+
+  private get doc() {
+    return this.clients.doc;
+  }
+
+  // ---- accounts ---------------------------------------------------------------------------------
+
+  async createAccount(account: Account, startCash: string, identity?: LinkedIdentity): Promise<void> {
+    const notExists = (attr: string) => ({ ConditionExpression: 'attribute_not_exists(#k)', ExpressionAttributeNames: { '#k': attr } });
+    const actions: WriteAction[] = [
+      { Put: { TableName: this.t.users, Item: accountItem(account, 0), ...notExists('username') } },
+      { Put: { TableName: this.t.userEmails, Item: { email: normEmail(account.email), username: account.username }, ...notExists('email') } },
+      {
+        Put: {
+          TableName: this.t.portfolios,
+          Item: portfolioItem({ username: account.username, cash: startCash, holdings: {}, realizedPnl: '0', version: 0, createdAt: account.createdAt }),
+          ...notExists('username'),
+        },
+      },
+    ];
+    if (identity) actions.push({ Put: { TableName: this.t.identities, Item: { ...identity }, ...notExists('key') } });
+    actions.push(this.count({ [`accounts_${account.role}`]: 1, ...(identity ? { identities: 1 } : {}) }));
+
+    const failed = await this.transact(actions);
+    if (!failed) return;
+    // Same precedence as the embedded store: username, then email, then identity.
+    if (conditionFailed(failed, 0) || conditionFailed(failed, 2)) throw new ConflictError('username');
+    if (conditionFailed(failed, 1)) throw new ConflictError('email');
+    throw new ConflictError('identity');
+  }
+
+  async getAccount(username: string): Promise<Account | null> {
+    const item = await this.get(this.t.users, { username });
+    return item?.listPk === ACCOUNTS_PARTITION ? toAccount(item) : null;
+  }
+
+  /**
+   * Through the seed's email index. A global index is only eventually consistent, so each hit is
+   * checked against the account itself (read consistently): a stale index entry left by an email
+   * change can delay a lookup by a moment, never return the wrong account.
+   */
+  async getAccountByEmail(email: string): Promise<Account | null> {
+    const emailNorm = normEmail(email);
+    const hits = await this.queryAll({
+      TableName: this.t.users,
+      IndexName: 'email-index',
+      KeyConditionExpression: '#e = :e',
+      ExpressionAttributeNames: { '#e': 'emailNorm' },
+      ExpressionAttributeValues: { ':e': emailNorm },
+    });
+    for (const hit of hits) {
+      const item = await this.get(this.t.users, { username: hit.username });
+      if (item?.emailNorm === emailNorm && item.listPk === ACCOUNTS_PARTITION) return toAccount(item);
+    }
+    return null;
+  }
+
+  async updateAccount(username: string, patch: AccountPatch): Promise<Account | null> {
+    for (let attempt = 0; attempt < RACE_ATTEMPTS; attempt++) {
+      const item = await this.get(this.t.users, { username });
+      if (!item || item.listPk !== ACCOUNTS_PARTITION) return null;
+      const current = toAccount(item);
+      const updated: Account = { ...current, ...definedOnly(patch) };
+      const oldEmail = normEmail(current.email);
+      const newEmail = normEmail(updated.email);
+
+      // `rev` guards the read-modify-write; the email claim and role counters follow the account.
+      const actions: WriteAction[] = [
+        {
+          Update: {
+            TableName: this.t.users,
+            Key: { username },
+            UpdateExpression: 'SET #email = :email, #norm = :norm, #hash = :hash, #role = :role, #cur = :cur, #notify = :notify, #rev = :next',
+            ConditionExpression: '#rev = :rev',
+            ExpressionAttributeNames: {
+              '#email': 'email', '#norm': 'emailNorm', '#hash': 'passwordHash', '#role': 'role',
+              '#cur': 'currency', '#notify': 'emailNotifications', '#rev': 'rev',
+            },
+            ExpressionAttributeValues: {
+              ':email': updated.email, ':norm': newEmail, ':hash': updated.passwordHash, ':role': updated.role,
+              ':cur': updated.currency, ':notify': updated.emailNotifications, ':rev': item.rev, ':next': (item.rev as number) + 1,
+            },
+          },
+        },
+      ];
+      if (newEmail !== oldEmail) {
+        actions.push(
+          {
+            Put: {
+              TableName: this.t.userEmails,
+              Item: { email: newEmail, username },
+              ConditionExpression: 'attribute_not_exists(#k)',
+              ExpressionAttributeNames: { '#k': 'email' },
+            },
+          },
+          { Delete: { TableName: this.t.userEmails, Key: { email: oldEmail } } },
+        );
+      }
+      if (updated.role !== current.role) actions.push(this.count({ [`accounts_${current.role}`]: -1, [`accounts_${updated.role}`]: 1 }));
+
+      const failed = await this.transact(actions);
+      if (!failed) return updated;
+      if (newEmail !== oldEmail && conditionFailed(failed, 1)) throw new ConflictError('email');
+      // The account changed since we read it: read again.
+    }
+    throw new Error(`Account ${username} kept changing; update abandoned`);
+  }
+
+  async listAccounts(page: PageRequest): Promise<Page<Account>> {
+    const limit = pageLimit(page);
+    const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, { listPk: 'string', username: 'string' }, { listPk: ACCOUNTS_PARTITION });
+    const items = await this.queryPage(
+      {
+        TableName: this.t.users,
+        IndexName: 'username-index',
+        KeyConditionExpression: '#p = :p',
+        ExpressionAttributeNames: { '#p': 'listPk' },
+        ExpressionAttributeValues: { ':p': ACCOUNTS_PARTITION },
+        ExclusiveStartKey: start,
+      },
+      limit,
+    );
+    return toPage(items, limit, toAccount, (i) => ({ listPk: ACCOUNTS_PARTITION, username: i.username as string }));
+  }
+
+  // ---- identities and link codes ----------------------------------------------------------------
+
+  async findIdentity(key: string): Promise<LinkedIdentity | null> {
+    const item = await this.get(this.t.identities, { key });
+    return item ? toIdentity(item) : null;
+  }
+
+  async linkIdentity(identity: LinkedIdentity): Promise<void> {
+    const failed = await this.transact([
+      {
+        Put: {
+          TableName: this.t.identities,
+          Item: { ...identity },
+          ConditionExpression: 'attribute_not_exists(#k)',
+          ExpressionAttributeNames: { '#k': 'key' },
+        },
+      },
+      this.count({ identities: 1 }),
+    ]);
+    if (failed) throw new ConflictError('identity');
+  }
+
+  async unlinkIdentity(key: string): Promise<boolean> {
+    const failed = await this.transact([
+      {
+        Delete: {
+          TableName: this.t.identities,
+          Key: { key },
+          ConditionExpression: 'attribute_exists(#k)',
+          ExpressionAttributeNames: { '#k': 'key' },
+        },
+      },
+      this.count({ identities: -1 }),
+    ]);
+    return !failed;
+  }
+
+  /** Through a global index: eventually consistent, like every listing of secondary data here. */
+  async listIdentities(username: string): Promise<LinkedIdentity[]> {
+    const items = await this.queryAll({
+      TableName: this.t.identities,
+      IndexName: 'username-index',
+      KeyConditionExpression: '#u = :u',
+      ExpressionAttributeNames: { '#u': 'username' },
+      ExpressionAttributeValues: { ':u': username },
+    });
+    return items.map(toIdentity).sort((a, b) => a.linkedAt - b.linkedAt || a.key.localeCompare(b.key));
+  }
+
+  async saveLinkCode(codeHash: string, username: string, expiresAt: number): Promise<void> {
+    // TTL only sweeps (it can lag by days); consumeLinkCode checks the expiry itself.
+    await this.doc.send(new PutCommand({ TableName: this.t.linkCodes, Item: { codeHash, username, expiresAt, ttl: ttlSeconds(expiresAt) } }));
+  }
+
+  async consumeLinkCode(codeHash: string, now: number): Promise<string | null> {
+    // A conditional delete that returns the old item: of two racing consumers only one passes the
+    // condition. (The condition matters: without it DynamoDB Local hands the old item to both.)
+    let old: Item | undefined;
+    try {
+      const out = await this.doc.send(
+        new DeleteCommand({
+          TableName: this.t.linkCodes,
+          Key: { codeHash },
+          ConditionExpression: 'attribute_exists(#k)',
+          ExpressionAttributeNames: { '#k': 'codeHash' },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      old = out.Attributes;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return null;
+      throw error;
+    }
+    return old && (old.expiresAt as number) > now ? (old.username as string) : null;
+  }
+
+  // ---- portfolios and trades --------------------------------------------------------------------
+
+  async getPortfolio(username: string): Promise<Portfolio | null> {
+    const item = await this.get(this.t.portfolios, { username });
+    return item ? toPortfolio(item) : null;
+  }
+
+  async executeTrade(username: string, idempotencyKey: string, plan: (current: Portfolio) => TradePlan): Promise<TradeOutcome> {
+    return this.trades.run(username, () => this.tradeOptimistically(username, idempotencyKey, plan));
+  }
+
+  private async tradeOptimistically(username: string, idempotencyKey: string, plan: (current: Portfolio) => TradePlan): Promise<TradeOutcome> {
+    const keyId = tradeKeyId(username, idempotencyKey);
+    for (let attempt = 0; ; attempt++) {
+      const [earlier, row] = await Promise.all([this.get(this.t.idempotency, { id: keyId }), this.get(this.t.portfolios, { username })]);
+      if (earlier) return { status: 'duplicate', transaction: toTransaction(earlier.transaction as Item) };
+      if (!row) return { status: 'rejected', reason: 'No portfolio for this account.' };
+      const current = toPortfolio(row);
+
+      // The plan re-checks cash and holdings on every attempt, so a lost race that leaves too
+      // little money ends as the same "not enough" answer the embedded store gives.
+      const decision = plan(current);
+      if (!decision.ok) return { status: 'rejected', reason: decision.reason };
+      const { transaction } = decision;
+      if (decision.portfolio.version !== current.version + 1) {
+        throw new Error(`Trade plan returned version ${decision.portfolio.version}, expected ${current.version + 1}`);
+      }
+      if (decision.portfolio.username !== username || transaction.username !== username) {
+        throw new Error(`Trade plan for ${username} returned another account's records`);
+      }
+      // A sold-out position is no longer a holding.
+      const holdings = Object.fromEntries(Object.entries(decision.portfolio.holdings).filter(([, h]) => !new Dec(h.quantity).isZero()));
+      const portfolio: Portfolio = { ...decision.portfolio, holdings, createdAt: current.createdAt };
+
+      const failed = await this.transact([
+        {
+          Put: {
+            TableName: this.t.portfolios,
+            Item: portfolioItem(portfolio),
+            ConditionExpression: '#v = :expected',
+            ExpressionAttributeNames: { '#v': 'version' },
+            ExpressionAttributeValues: { ':expected': current.version },
+          },
+        },
+        {
+          Put: {
+            TableName: this.t.transactions,
+            Item: transactionItem(transaction),
+            ConditionExpression: 'attribute_not_exists(#sk)',
+            ExpressionAttributeNames: { '#sk': 'sk' },
+          },
+        },
+        {
+          Put: {
+            TableName: this.t.idempotency,
+            Item: {
+              id: keyId,
+              transaction: transactionFields(transaction),
+              ttl: ttlSeconds(transaction.timestamp) + TRADE_KEY_RETENTION_S,
+            },
+            ConditionExpression: 'attribute_not_exists(#id)',
+            ExpressionAttributeNames: { '#id': 'id' },
+          },
+        },
+        // Exact: the amount goes over the wire as the decimal string, DynamoDB adds decimals exactly.
+        this.count({ transactions: 1, [`${transaction.type}Volume`]: NumberValue.from(transaction.amount) }),
+      ]);
+      if (!failed) return { status: 'done', portfolio, transaction };
+
+      if (conditionFailed(failed, 1) || conditionFailed(failed, 2)) {
+        // Another instance ran the same key (the same message) first: report what it did. Either
+        // condition can be the one reported, as DynamoDB Local names only the first that failed.
+        const record = await this.get(this.t.idempotency, { id: keyId });
+        if (record) return { status: 'duplicate', transaction: toTransaction(record.transaction as Item) };
+        if (conditionFailed(failed, 1)) {
+          throw new Error(`Transaction ${transaction.transactionId} at ${transaction.timestamp} is already in ${username}'s ledger`);
+        }
+      }
+      // The portfolio moved on since we read it: read it again and re-plan.
+      if (attempt + 1 >= VERSION_ATTEMPTS) throw new Error(`Trade for ${username} lost the race ${VERSION_ATTEMPTS} times; try again`);
+      await sleep(backoffDelay(attempt, TRADE_BACKOFF));
+    }
+  }
+
+  async listTransactions(username: string, page: PageRequest): Promise<Page<Transaction>> {
+    const limit = pageLimit(page);
+    const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, { username: 'string', sk: 'string' }, { username });
+    const items = await this.queryPage(
+      {
+        TableName: this.t.transactions,
+        KeyConditionExpression: '#u = :u',
+        ExpressionAttributeNames: { '#u': 'username' },
+        ExpressionAttributeValues: { ':u': username },
+        ScanIndexForward: false,
+        ExclusiveStartKey: start,
+      },
+      limit,
+    );
+    return toPage(items, limit, toTransaction, (i) => ({ username, sk: i.sk as string }));
+  }
+
+  /**
+   * The feed index is split into TRANSACTION_FEED_SHARDS partitions; each page queries every shard
+   * for its newest `limit + 1` entries before the cursor and merges them.
+   */
+  async listAllTransactions(page: PageRequest): Promise<Page<Transaction>> {
+    const limit = pageLimit(page);
+    const before = page.cursor === undefined ? undefined : (decodeCursor(page.cursor, { feedSk: 'string' }).feedSk as string);
+    const shards = await Promise.all(
+      Array.from({ length: TRANSACTION_FEED_SHARDS }, (_, n) =>
+        this.queryPage(
+          {
+            TableName: this.t.transactions,
+            IndexName: 'feed-index',
+            KeyConditionExpression: before === undefined ? '#s = :s' : '#s = :s AND #f < :before',
+            ExpressionAttributeNames: { '#s': 'feedShard', ...(before === undefined ? {} : { '#f': 'feedSk' }) },
+            ExpressionAttributeValues: { ':s': feedShardKey(n), ...(before === undefined ? {} : { ':before': before }) },
+            ScanIndexForward: false,
+          },
+          limit,
+        ),
+      ),
+    );
+    const merged = shards
+      .flat()
+      .sort((a, b) => ((a.feedSk as string) < (b.feedSk as string) ? 1 : -1))
+      .slice(0, limit + 1);
+    return toPage(merged, limit, toTransaction, (i) => ({ feedSk: i.feedSk as string }));
+  }
+
+  // ---- alerts -----------------------------------------------------------------------------------
+
+  async createAlert(alert: PriceAlert, limit: number): Promise<'created' | 'limit'> {
+    const put: WriteAction = {
+      Put: {
+        TableName: this.t.priceAlerts,
+        Item: alertItem(alert),
+        ConditionExpression: 'attribute_not_exists(#a)',
+        ExpressionAttributeNames: { '#a': 'alertId' },
+      },
+    };
+    if (!alert.active) {
+      if (await this.transact([put])) throw new Error(`Alert ${alert.alertId} already exists`);
+      return 'created';
+    }
+    // The owner's active-alert count is bumped in the same transaction, conditioned on the limit:
+    // racing creates cannot both squeeze under it.
+    const failed = await this.transact([
+      {
+        Update: {
+          TableName: this.t.users,
+          Key: { username: alert.username },
+          UpdateExpression: 'SET #n = if_not_exists(#n, :zero) + :one',
+          ConditionExpression: 'attribute_exists(#u) AND (attribute_not_exists(#n) OR #n < :limit)',
+          ExpressionAttributeNames: { '#n': 'activeAlerts', '#u': 'username' },
+          ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':limit': limit },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      put,
+      this.count({ activeAlerts: 1 }),
+    ]);
+    if (!failed) return 'created';
+    if (conditionFailed(failed, 0)) {
+      if (!failed.items[0]) throw new Error(`No account ${alert.username} for alert ${alert.alertId}`);
+      return 'limit';
+    }
+    throw new Error(`Alert ${alert.alertId} already exists`);
+  }
+
+  async listAlerts(username: string): Promise<PriceAlert[]> {
+    // A local index, so this read can be strongly consistent; sparse, so fired alerts cost nothing.
+    const items = await this.queryAll({
+      TableName: this.t.priceAlerts,
+      IndexName: 'active-by-user',
+      KeyConditionExpression: '#u = :u',
+      ExpressionAttributeNames: { '#u': 'username' },
+      ExpressionAttributeValues: { ':u': username },
+      ConsistentRead: true,
+    });
+    return items.map(toAlert);
+  }
+
+  async deleteAlert(username: string, alertId: string): Promise<boolean> {
+    for (let attempt = 0; attempt < RACE_ATTEMPTS; attempt++) {
+      const item = await this.get(this.t.priceAlerts, { username, alertId });
+      if (!item) return false;
+      const wasActive = item.active === true;
+      // Conditioned on the state we read, so the counters move only for what was really deleted.
+      const actions: WriteAction[] = [
+        {
+          Delete: {
+            TableName: this.t.priceAlerts,
+            Key: { username, alertId },
+            ConditionExpression: 'attribute_exists(#a) AND #active = :was',
+            ExpressionAttributeNames: { '#a': 'alertId', '#active': 'active' },
+            ExpressionAttributeValues: { ':was': wasActive },
+          },
+        },
+      ];
+      if (wasActive) actions.push(this.ownerAlertCount(username, -1), this.count({ activeAlerts: -1 }));
+      if (!(await this.transact(actions))) return true;
+    }
+    throw new Error(`Alert ${alertId} kept changing; delete abandoned`);
+  }
+
+  async listActiveAlertsByCoin(coinId: string): Promise<PriceAlert[]> {
+    const items = await this.queryAll({
+      TableName: this.t.priceAlerts,
+      IndexName: 'active-by-coin',
+      KeyConditionExpression: '#c = :c',
+      ExpressionAttributeNames: { '#c': 'activeCoin' },
+      ExpressionAttributeValues: { ':c': coinId },
+    });
+    return items.map(toAlert);
+  }
+
+  async markAlertFired(username: string, alertId: string, at: number): Promise<boolean> {
+    // Conditional on active = true: of several racing callers exactly one gets through.
+    const failed = await this.transact([
+      {
+        Update: {
+          TableName: this.t.priceAlerts,
+          Key: { username, alertId },
+          // Removing the sparse keys takes the alert out of both active indexes.
+          UpdateExpression: 'SET #active = :no, #fired = :at REMOVE #coin, #since',
+          ConditionExpression: '#active = :yes',
+          ExpressionAttributeNames: { '#active': 'active', '#fired': 'firedAt', '#coin': 'activeCoin', '#since': 'activeSince' },
+          ExpressionAttributeValues: { ':no': false, ':yes': true, ':at': at },
+        },
+      },
+      this.ownerAlertCount(username, -1),
+      this.count({ activeAlerts: -1 }),
+    ]);
+    return !failed;
+  }
+
+  private ownerAlertCount(username: string, delta: number): WriteAction {
+    return {
+      Update: {
+        TableName: this.t.users,
+        Key: { username },
+        UpdateExpression: 'ADD #n :d',
+        ExpressionAttributeNames: { '#n': 'activeAlerts' },
+        ExpressionAttributeValues: { ':d': delta },
+      },
+    };
+  }
+
+  // ---- coins, claims, activity ------------------------------------------------------------------
+
+  async listCoins(): Promise<Coin[]> {
+    const items = await this.queryAll(this.trackedCoinsQuery());
+    return items.map((i) => ({ id: i.coinId as string, symbol: i.symbol as string, name: i.name as string }));
+  }
+
+  async addCoin(coin: Coin): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.t.trackedCoins,
+          Item: { scope: TRACKED_COINS_PARTITION, coinId: coin.id, symbol: coin.symbol, name: coin.name },
+          ConditionExpression: 'attribute_not_exists(#c)',
+          ExpressionAttributeNames: { '#c': 'coinId' },
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new ConflictError('coin');
+      throw error;
+    }
+  }
+
+  async removeCoin(coinId: string): Promise<boolean> {
+    // Conditional, so that of two racing removals exactly one reports true (see consumeLinkCode).
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.t.trackedCoins,
+          Key: { scope: TRACKED_COINS_PARTITION, coinId },
+          ConditionExpression: 'attribute_exists(#c)',
+          ExpressionAttributeNames: { '#c': 'coinId' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async claimOnce(key: string, expiresAt: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.t.idempotency,
+          Item: { id: claimId(key), expiresAt, ttl: ttlSeconds(expiresAt) },
+          // A claim long past its expiry (which TTL may not have removed yet) is free again.
+          ConditionExpression: 'attribute_not_exists(#id) OR #exp < :sweep',
+          ExpressionAttributeNames: { '#id': 'id', '#exp': 'expiresAt' },
+          ExpressionAttributeValues: { ':sweep': expiresAt - CLAIM_SWEEP_MS },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async recordActivity(entry: ActivityEntry): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.t.activity,
+        Item: {
+          owner: activityOwner(entry),
+          sk: activitySortKey(entry.at),
+          ...entry,
+          timeShard: randomActivityShard(),
+          ttl: ttlSeconds(entry.at) + this.activityRetentionDays * 24 * 60 * 60,
+        },
+      }),
+    );
+  }
+
+  async listActivity(username: string, page: PageRequest): Promise<Page<ActivityEntry>> {
+    const limit = pageLimit(page);
+    const start = page.cursor === undefined ? undefined : decodeCursor(page.cursor, { owner: 'string', sk: 'string' }, { owner: username });
+    const items = await this.queryPage(
+      {
+        TableName: this.t.activity,
+        KeyConditionExpression: '#o = :o',
+        ExpressionAttributeNames: { '#o': 'owner' },
+        ExpressionAttributeValues: { ':o': username },
+        ScanIndexForward: false,
+        ExclusiveStartKey: start,
+      },
+      limit,
+    );
+    return toPage(items, limit, toActivity, (i) => ({ owner: username, sk: i.sk as string }));
+  }
+
+  /** Finds old entries through the time index (no scan) and deletes them in batches of 25. */
+  async pruneActivity(before: number): Promise<number> {
+    const perShard = await Promise.all(
+      Array.from({ length: ACTIVITY_SHARDS }, async (_, n) => {
+        let deleted = 0;
+        let start: Record<string, unknown> | undefined;
+        do {
+          const out = await this.doc.send(
+            new QueryCommand({
+              TableName: this.t.activity,
+              IndexName: 'time-index',
+              KeyConditionExpression: '#s = :s AND #at < :before',
+              ExpressionAttributeNames: { '#s': 'timeShard', '#at': 'at' },
+              ExpressionAttributeValues: { ':s': activityShardKey(n), ':before': before },
+              ExclusiveStartKey: start,
+            }),
+          );
+          const keys = (out.Items ?? []).map((i) => ({ owner: i.owner, sk: i.sk }));
+          await this.deleteBatch(this.t.activity, keys);
+          deleted += keys.length;
+          start = out.LastEvaluatedKey;
+        } while (start);
+        return deleted;
+      }),
+    );
+    return perShard.reduce((a, b) => a + b, 0);
+  }
+
+  async stats(): Promise<SystemStats> {
+    const [shards, trackedCoins] = await Promise.all([this.readCounters(), this.countTrackedCoins()]);
+    const accountsByRole = Object.fromEntries(ROLES.map((r) => [r, 0])) as Record<Role, number>;
+    const totals = { identities: 0, transactions: 0, activeAlerts: 0 };
+    let buyVolume = new Dec(0);
+    let sellVolume = new Dec(0);
+    // A shard that never saw a counter lacks it.
+    const value = (v: string | undefined) => v ?? '0';
+    for (const shard of shards) {
+      for (const role of ROLES) accountsByRole[role] += Number(value(shard[`accounts_${role}`]));
+      for (const name of Object.keys(totals) as (keyof typeof totals)[]) totals[name] += Number(value(shard[name]));
+      buyVolume = buyVolume.plus(value(shard.buyVolume));
+      sellVolume = sellVolume.plus(value(shard.sellVolume));
+    }
+    return {
+      accounts: ROLES.reduce((sum, r) => sum + accountsByRole[r], 0),
+      accountsByRole,
+      ...totals,
+      buyVolume: toStored(buyVolume),
+      sellVolume: toStored(sellVolume),
+      trackedCoins,
+    };
+  }
+
+  /** Tables this store needs that do not exist (or are not ACTIVE yet): for a clear start-up error. */
+  async missingTables(): Promise<string[]> {
+    const missing = await Promise.all(
+      STORE_TABLES.map(async (key) => {
+        try {
+          const { Table } = await this.clients.raw.send(new DescribeTableCommand({ TableName: this.t[key] }));
+          return Table?.TableStatus === 'ACTIVE' || Table?.TableStatus === 'UPDATING' ? [] : [this.t[key]];
+        } catch (error) {
+          if (error instanceof ResourceNotFoundException) return [this.t[key]];
+          throw error;
+        }
+      }),
+    );
+    return missing.flat();
+  }
+
+  async close(): Promise<void> {
+    this.clients.raw.destroy();
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  private async get(table: string, key: Item): Promise<Item | undefined> {
+    return (await this.doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+  }
+
+  /**
+   * Runs a transaction, retrying conflicts and throttling with backoff. Returns undefined when it
+   * committed, or the cancellation when a condition failed (for the caller to interpret).
+   */
+  private async transact(actions: WriteAction[]): Promise<Cancellation | undefined> {
+    return retryTransient(async () => {
+      try {
+        // A fresh token per attempt: if the SDK resends this request after a lost response, DynamoDB
+        // recognises it and does not apply it twice.
+        await this.doc.send(new TransactWriteCommand({ TransactItems: actions, ClientRequestToken: randomUUID() }));
+        return undefined;
+      } catch (error) {
+        const cancelled = cancellation(error);
+        if (cancelled?.codes.includes('ConditionalCheckFailed')) return cancelled;
+        throw error;
+      }
+    }, TRANSIENT_ATTEMPTS);
+  }
+
+  /** ADDs to one random counter shard: no single counters item becomes every write's hot spot. */
+  private count(deltas: Record<string, number | NumberValue>): WriteAction {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const parts = Object.entries(deltas).map(([name, delta], i) => {
+      names[`#c${i}`] = name;
+      values[`:c${i}`] = delta;
+      return `#c${i} :c${i}`;
+    });
+    return {
+      Update: {
+        TableName: this.t.counters,
+        Key: { shard: randomCounterShard() },
+        UpdateExpression: `ADD ${parts.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    };
+  }
+
+  /** Every counter shard as attribute name -> exact decimal string (read raw: no float on the way). */
+  private async readCounters(): Promise<Record<string, string>[]> {
+    let keys: Record<string, AttributeValue>[] = Array.from({ length: COUNTER_SHARDS }, (_, n) => ({ shard: { S: counterShardKey(n) } }));
+    const shards: Record<string, string>[] = [];
+    for (let retry = 0; keys.length; retry++) {
+      if (retry) await sleep(backoffDelay(retry));
+      const out = await this.clients.raw.send(new BatchGetItemCommand({ RequestItems: { [this.t.counters]: { Keys: keys, ConsistentRead: true } } }));
+      for (const item of out.Responses?.[this.t.counters] ?? []) {
+        shards.push(Object.fromEntries(Object.entries(item).flatMap(([name, v]) => (v.N === undefined ? [] : [[name, v.N]]))));
+      }
+      keys = out.UnprocessedKeys?.[this.t.counters]?.Keys ?? [];
+    }
+    return shards;
+  }
+
+  private trackedCoinsQuery(): QueryCommandInput {
+    return {
+      TableName: this.t.trackedCoins,
+      KeyConditionExpression: '#s = :s',
+      ExpressionAttributeNames: { '#s': 'scope' },
+      ExpressionAttributeValues: { ':s': TRACKED_COINS_PARTITION },
+      ConsistentRead: true,
+    };
+  }
+
+  private async countTrackedCoins(): Promise<number> {
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(new QueryCommand({ ...this.trackedCoinsQuery(), Select: 'COUNT', ExclusiveStartKey: start }));
+      count += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return count;
+  }
+
+  private async deleteBatch(table: string, keys: Item[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 25) {
+      let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      for (let retry = 0; requests.length; retry++) {
+        if (retry) await sleep(backoffDelay(retry));
+        const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
+        requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
+      }
+    }
+  }
+
+  /** Up to `limit + 1` items (the extra one tells whether there is a next page). */
+  private async queryPage(input: QueryCommandInput, limit: number): Promise<Item[]> {
+    const items: Item[] = [];
+    let start = input.ExclusiveStartKey;
+    do {
+      const out = await this.doc.send(new QueryCommand({ ...input, Limit: limit + 1 - items.length, ExclusiveStartKey: start }));
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start && items.length <= limit);
+    return items;
+  }
+
+  /** Every page of a query whose result is small by design (one user's alerts, one coin's). */
+  private async queryAll(input: QueryCommandInput): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+}
+
+function conditionFailed(failed: Cancellation, index: number): boolean {
+  return failed.codes[index] === 'ConditionalCheckFailed';
+}
+
+function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+function pageLimit(page: PageRequest): number {
+  return Math.max(1, Math.floor(page.limit));
+}
+
+function toPage<T>(items: Item[], limit: number, map: (item: Item) => T, keyOf: (item: Item) => CursorKey): Page<T> {
+  const next = nextCursor(items, limit, keyOf);
+  const page: Page<T> = { items: items.slice(0, limit).map(map) };
+  if (next !== undefined) page.next = next;
+  return page;
+}
+
+/** Drops keys explicitly set to undefined, so a patch cannot blank a required field. */
+function definedOnly<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,204 @@
+/**
+ * How domain records are laid out as DynamoDB items, and back. Money stays a string (attribute
+ * type S) exactly as the core wrote it: a DynamoDB Number would normalise "10000.00" to "10000"
+ * and lib-dynamodb would turn it into a JavaScript float on the way out. Only the stats counters
+ * are Numbers, written and read as exact decimal strings (NumberValue).
+ *
+ * Conversions back to the domain pick fields explicitly, so index and bookkeeping attributes
+ * (sk, listPk, rev, ...) never leak into what the core sees.
+ */
+import type { Account, ActivityEntry, LinkedIdentity, Portfolio, PriceAlert, Transaction } from '../../core/domain';
+import { ACCOUNTS_PARTITION, ACTIVITY_SHARDS, COUNTER_SHARDS, TRANSACTION_FEED_SHARDS } from './tables';
+
+export type Item = Record<string, unknown>;
+
+/** Trade idempotency records are kept this long after the trade, then left to TTL. */
+export const TRADE_KEY_RETENTION_S = 30 * 24 * 60 * 60;
+
+/** Epoch milliseconds as a fixed-width string, so sort keys order by time. */
+export function timeKey(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new Error(`Timestamp ${ms} is not a non-negative integer of milliseconds`);
+  return String(ms).padStart(16, '0');
+}
+
+/** Epoch seconds for a TTL attribute. */
+export const ttlSeconds = (ms: number) => Math.ceil(ms / 1000);
+
+export const normEmail = (email: string) => email.toLowerCase();
+
+/** FNV-1a: a stable, well-spread shard choice from a string. */
+export function hashShard(text: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+const two = (n: number) => String(n).padStart(2, '0');
+export const counterShardKey = (n: number) => `stats#${two(n)}`;
+export const randomCounterShard = () => counterShardKey(Math.floor(Math.random() * COUNTER_SHARDS));
+export const feedShardKey = (n: number) => `tx#${n}`;
+export const activityShardKey = (n: number) => `act#${n}`;
+export const randomActivityShard = () => activityShardKey(Math.floor(Math.random() * ACTIVITY_SHARDS));
+
+// ---- accounts -----------------------------------------------------------------------------------
+
+export function accountItem(a: Account, rev: number): Item {
+  return {
+    username: a.username,
+    email: a.email,
+    emailNorm: normEmail(a.email),
+    passwordHash: a.passwordHash,
+    role: a.role,
+    createdAt: a.createdAt,
+    currency: a.currency,
+    emailNotifications: a.emailNotifications,
+    rev,
+    listPk: ACCOUNTS_PARTITION,
+  };
+}
+
+export function toAccount(i: Item): Account {
+  return {
+    username: i.username as string,
+    email: i.email as string,
+    passwordHash: (i.passwordHash as string | null | undefined) ?? null,
+    role: i.role as Account['role'],
+    createdAt: i.createdAt as number,
+    currency: i.currency as Account['currency'],
+    emailNotifications: i.emailNotifications === true,
+  };
+}
+
+// ---- portfolios and transactions ------------------------------------------------------------------
+
+export function portfolioItem(p: Portfolio): Item {
+  return { username: p.username, cash: p.cash, holdings: p.holdings, realizedPnl: p.realizedPnl, version: p.version, createdAt: p.createdAt };
+}
+
+export function toPortfolio(i: Item): Portfolio {
+  const holdings: Portfolio['holdings'] = {};
+  for (const [coinId, h] of Object.entries((i.holdings ?? {}) as Portfolio['holdings'])) {
+    holdings[coinId] = { coinId: h.coinId, quantity: h.quantity, costBasis: h.costBasis };
+  }
+  return {
+    username: i.username as string,
+    cash: i.cash as string,
+    holdings,
+    realizedPnl: i.realizedPnl as string,
+    version: i.version as number,
+    createdAt: i.createdAt as number,
+  };
+}
+
+/** The transaction's own fields, also stored inside its idempotency record. */
+export function transactionFields(t: Transaction): Item {
+  return {
+    transactionId: t.transactionId,
+    username: t.username,
+    type: t.type,
+    coinId: t.coinId,
+    quantity: t.quantity,
+    price: t.price,
+    amount: t.amount,
+    fee: t.fee,
+    timestamp: t.timestamp,
+    platform: t.platform,
+  };
+}
+
+export function transactionItem(t: Transaction): Item {
+  const sk = `${timeKey(t.timestamp)}#${t.transactionId}`;
+  return {
+    ...transactionFields(t),
+    sk,
+    feedShard: feedShardKey(hashShard(t.transactionId, TRANSACTION_FEED_SHARDS)),
+    // Unique across accounts (the username is part of it), so the merged feed pages without ties.
+    feedSk: `${sk}#${t.username}`,
+  };
+}
+
+export function toTransaction(i: Item): Transaction {
+  return {
+    transactionId: i.transactionId as string,
+    username: i.username as string,
+    type: i.type as Transaction['type'],
+    coinId: i.coinId as string,
+    quantity: i.quantity as string,
+    price: i.price as string,
+    amount: i.amount as string,
+    fee: i.fee as string,
+    timestamp: i.timestamp as number,
+    platform: i.platform as Transaction['platform'],
+  };
+}
+
+export const tradeKeyId = (username: string, key: string) => `trade#${username}#${key}`;
+export const claimId = (key: string) => `claim#${key}`;
+
+// ---- alerts ---------------------------------------------------------------------------------------
+
+export function alertItem(a: PriceAlert): Item {
+  const item: Item = {
+    username: a.username,
+    alertId: a.alertId,
+    coinId: a.coinId,
+    condition: a.condition,
+    targetPrice: a.targetPrice,
+    active: a.active,
+    createdAt: a.createdAt,
+    firedAt: a.firedAt,
+  };
+  // The sparse index keys exist only while the alert is active.
+  if (a.active) Object.assign(item, { activeCoin: a.coinId, activeSince: a.createdAt });
+  return item;
+}
+
+export function toAlert(i: Item): PriceAlert {
+  const alert: PriceAlert = {
+    alertId: i.alertId as string,
+    username: i.username as string,
+    coinId: i.coinId as string,
+    condition: i.condition as PriceAlert['condition'],
+    targetPrice: i.targetPrice as string,
+    active: i.active === true,
+    createdAt: i.createdAt as number,
+  };
+  if (typeof i.firedAt === 'number') alert.firedAt = i.firedAt;
+  return alert;
+}
+
+// ---- identities and activity ----------------------------------------------------------------------
+
+export function toIdentity(i: Item): LinkedIdentity {
+  return { key: i.key as string, platform: i.platform as LinkedIdentity['platform'], username: i.username as string, linkedAt: i.linkedAt as number };
+}
+
+/**
+ * Activity of an unlinked identity is kept under `#<identity key>`: usernames are [a-z0-9_], so
+ * such an owner can never collide with an account's.
+ */
+export const activityOwner = (e: Pick<ActivityEntry, 'username' | 'identityKey'>) => e.username ?? `#${e.identityKey}`;
+
+let activitySeq = 0;
+const processTag = Math.random().toString(36).slice(2, 8);
+
+/** Time, then a per-process sequence (newest last within one millisecond), then a process tag. */
+export function activitySortKey(at: number): string {
+  activitySeq = (activitySeq + 1) % 36 ** 8;
+  return `${timeKey(at)}#${activitySeq.toString(36).padStart(8, '0')}#${processTag}`;
+}
+
+export function toActivity(i: Item): ActivityEntry {
+  return {
+    at: i.at as number,
+    identityKey: i.identityKey as string,
+    platform: i.platform as ActivityEntry['platform'],
+    username: (i.username as string | null | undefined) ?? null,
+    command: i.command as string,
+    detail: i.detail as string,
+    outcome: i.outcome as ActivityEntry['outcome'],
+  };
+}

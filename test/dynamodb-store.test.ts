@@ -1,0 +1,367 @@
+/**
+ * The DynamoDB store against AWS's DynamoDB Local (started by test/setup/dynamodb-local.ts): the
+ * shared Store contract, then what only an optimistic, multi-instance store has to prove.
+ * Every test gets its own table prefix, so tests never see each other's data.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
+import type { BuyOrder, SellOrder } from '../core/args';
+import type { Account, Portfolio, Transaction } from '../core/domain';
+import { Dec, dec } from '../core/money';
+import type { Store, TradeOutcome, TradePlan } from '../core/ports';
+import { planBuy, planSell, replayLedger, type TradeTerms } from '../core/trading';
+import { deleteTables, ensureTables } from '../infra/dynamodb/admin';
+import { createClients } from '../infra/dynamodb/client';
+import { DynamoDbStore } from '../infra/dynamodb/dynamodb-store';
+import { createTableInput, STORE_TABLES, TABLES, tableNames, type TableDefinition, type TableKey } from '../infra/dynamodb/tables';
+import { openStore as openConfiguredStore } from '../src/compose';
+import { ConfigError, loadConfig } from '../src/config';
+import { storeContract } from './store-contract';
+import { LOCAL_CLIENT_CONFIG } from './support/dynamodb-local';
+
+const endpoint = inject('dynamodbEndpoint');
+const admin = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint });
+const T = 1_700_000_000_000;
+
+/** A prefix no other test (in this or another worker) uses. */
+const newPrefix = () => `t-${randomUUID().slice(0, 8)}-`;
+
+/**
+ * The store's tables under a new prefix. TTL stays off: the tests' clock is in 2023, so DynamoDB
+ * Local would sweep their link codes, claims, idempotency records and activity within seconds.
+ */
+async function freshTables(): Promise<string> {
+  const prefix = newPrefix();
+  await ensureTables(admin, prefix, { only: STORE_TABLES, pollMs: 50, enableTtl: false });
+  return prefix;
+}
+
+function openStore(prefix: string): DynamoDbStore {
+  return DynamoDbStore.open({ ...LOCAL_CLIENT_CONFIG, endpoint, tablePrefix: prefix });
+}
+
+const prefixes = new Map<Store, string>();
+
+storeContract(
+  'dynamodb',
+  async () => {
+    const prefix = await freshTables();
+    const store = openStore(prefix);
+    prefixes.set(store, prefix);
+    return store;
+  },
+  async (store) => {
+    await store.close();
+    const prefix = prefixes.get(store);
+    prefixes.delete(store);
+    if (prefix) await deleteTables(admin, prefix, STORE_TABLES);
+  },
+);
+
+afterAll(() => admin.destroy());
+
+function account(username: string): Account {
+  return { username, email: `${username}@example.com`, passwordHash: null, role: 'user', createdAt: T, currency: 'usd', emailNotifications: false };
+}
+
+/** A small seeded generator, so the trade mix is the same on every run. */
+function mulberry32(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const money = (amount: Dec) => `$${amount.toFixed(2)}`;
+const PRICES: Record<string, string> = { bitcoin: '87000', ethereum: '2900', solana: '135', dogecoin: '0.15' };
+
+function terms(transactionId: string, username: string, coinId: string, timestamp: number): TradeTerms {
+  return { transactionId, username, coinId, coinLabel: coinId, price: dec(PRICES[coinId]!), feePercent: dec('0.1'), timestamp, platform: 'console', money };
+}
+
+/** Every transaction of an account, oldest first, through the paged listing. */
+async function ledger(store: Store, username: string): Promise<Transaction[]> {
+  const all: Transaction[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.listTransactions(username, cursor === undefined ? { limit: 100 } : { limit: 100, cursor });
+    all.push(...page.items);
+    cursor = page.next;
+  } while (cursor !== undefined);
+  return all.reverse();
+}
+
+describe('DynamoDB store', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+
+  /** `count` store instances (separate clients, as separate processes would have) on one table set. */
+  async function stores(count: number): Promise<DynamoDbStore[]> {
+    const prefix = await freshTables();
+    const opened = Array.from({ length: count }, () => openStore(prefix));
+    cleanups.push(async () => {
+      for (const s of opened) await s.close();
+      await deleteTables(admin, prefix, STORE_TABLES);
+    });
+    return opened;
+  }
+
+  it('keeps every ledger whole under 500 parallel trades by 20 users through two instances', async () => {
+    const [a, b] = (await stores(2)) as [DynamoDbStore, DynamoDbStore];
+    const users = Array.from({ length: 20 }, (_, i) => `trader_${i}`);
+    const START = '5000.00';
+    await Promise.all(users.map((u) => a.createAccount(account(u), START)));
+
+    // A seeded random mix: buys by cash or quantity, sells by share or all, on four coins; every
+    // tenth trade is a redelivery of an earlier message (same key, same order) on the other instance.
+    const random = mulberry32(42);
+    const coins = Object.keys(PRICES);
+    type Job = { store: DynamoDbStore; username: string; key: string; plan: (p: Portfolio) => TradePlan };
+    const originals: Omit<Job, 'store'>[] = [];
+    const jobs: Job[] = [];
+    for (let i = 0; i < 500; i++) {
+      const redelivered = i % 10 === 9 ? originals[Math.floor(random() * originals.length)] : undefined;
+      if (redelivered) {
+        jobs.push({ ...redelivered, store: i % 2 === 0 ? a : b });
+        continue;
+      }
+      const username = users[Math.floor(random() * users.length)]!;
+      const coinId = coins[Math.floor(random() * coins.length)]!;
+      const t = terms(`tx-${i}`, username, coinId, T + i);
+      const roll = random();
+      const plan = (p: Portfolio): TradePlan =>
+        roll < 0.35 ? planBuy(p, { kind: 'cash', value: dec(100 + Math.floor(roll * 1000)) } satisfies BuyOrder, t)
+        : roll < 0.5 ? planBuy(p, { kind: 'quantity', value: dec('0.5').div(PRICES[coinId]!).mul(1000).toDecimalPlaces(8) } satisfies BuyOrder, t)
+        : roll < 0.85 ? planSell(p, { kind: 'percent', value: dec(40) } satisfies SellOrder, t)
+        : planSell(p, { kind: 'all' } satisfies SellOrder, t);
+      const original = { username, key: `chat-${username}:${i}`, plan };
+      originals.push(original);
+      jobs.push({ ...original, store: i % 2 === 0 ? a : b });
+    }
+    const outcomes: TradeOutcome[] = await Promise.all(jobs.map((j) => j.store.executeTrade(j.username, j.key, j.plan)));
+
+    const done = outcomes.filter((o) => o.status === 'done');
+    const rejected = outcomes.filter((o) => o.status === 'rejected');
+    expect(done.length).toBeGreaterThan(200);
+    expect(outcomes.filter((o) => o.status === 'duplicate').length).toBeGreaterThan(0);
+    expect(rejected.length).toBeGreaterThan(0); // the plans ran out of cash or coins at times
+    for (const r of rejected) expect(r.reason).toMatch(/^(Not enough cash|You hold no|That share)/);
+
+    // A repeated key never trades twice, and a duplicate reports the trade that was made.
+    const byId = new Map(done.map((o) => [o.transaction.transactionId, o.transaction]));
+    expect(byId.size).toBe(done.length);
+    for (const o of outcomes) if (o.status === 'duplicate') expect(o.transaction).toEqual(byId.get(o.transaction.transactionId));
+
+    let ledgerCount = 0;
+    let buyVolume = new Dec(0);
+    let sellVolume = new Dec(0);
+    for (const username of users) {
+      const portfolio = (await b.getPortfolio(username))!;
+      const txs = await ledger(a, username);
+      ledgerCount += txs.length;
+      for (const t of txs) {
+        expect(byId.get(t.transactionId)).toEqual(t);
+        if (t.type === 'buy') buyVolume = buyVolume.plus(t.amount);
+        else sellVolume = sellVolume.plus(t.amount);
+      }
+      // No lost update: one version per recorded trade, and the portfolio is its ledger.
+      expect(portfolio.version).toBe(txs.length);
+      const replayed = replayLedger(START, txs);
+      expect(new Dec(portfolio.cash).isNegative()).toBe(false);
+      expect(new Dec(portfolio.cash).eq(replayed.cash)).toBe(true);
+      expect(Object.keys(portfolio.holdings).sort()).toEqual([...replayed.holdings.keys()].sort());
+      for (const [coinId, quantity] of replayed.holdings) {
+        expect(quantity.isNegative()).toBe(false);
+        expect(new Dec(portfolio.holdings[coinId]!.quantity).eq(quantity)).toBe(true);
+      }
+    }
+    expect(ledgerCount).toBe(done.length);
+
+    const stats = await b.stats();
+    expect(stats.transactions).toBe(done.length);
+    expect(new Dec(stats.buyVolume).eq(buyVolume)).toBe(true);
+    expect(new Dec(stats.sellVolume).eq(sellVolume)).toBe(true);
+
+    // The merged, sharded feed holds every trade once, newest first.
+    const feed: Transaction[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await a.listAllTransactions(cursor === undefined ? { limit: 37 } : { limit: 37, cursor });
+      feed.push(...page.items);
+      cursor = page.next;
+    } while (cursor !== undefined);
+    expect(feed).toHaveLength(done.length);
+    expect(new Set(feed.map((t) => t.transactionId)).size).toBe(done.length);
+    for (let i = 1; i < feed.length; i++) expect(feed[i - 1]!.timestamp).toBeGreaterThanOrEqual(feed[i]!.timestamp);
+  }, 120_000);
+
+  it('gives the same "not enough" answer when two instances race for the last cash', async () => {
+    const [a, b] = (await stores(2)) as [DynamoDbStore, DynamoDbStore];
+    await a.createAccount(account('alice'), '100');
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? a : b).executeTrade('alice', `k${i}`, (p) => planBuy(p, { kind: 'quantity', value: dec('0.0001') }, terms(`tx-${i}`, 'alice', 'bitcoin', T + i))),
+      ),
+    );
+    // 0.0001 BTC at 87,000 is 8.70 plus a 0.01 fee: 11 of them fit in 100.
+    expect(outcomes.filter((o) => o.status === 'done')).toHaveLength(11);
+    for (const o of outcomes.filter((o) => o.status === 'rejected')) {
+      expect(o).toEqual({ status: 'rejected', reason: expect.stringMatching(/^Not enough cash: this costs \$8\.71 \(fee included\) and you have \$/) });
+    }
+    expect((await a.getPortfolio('alice'))?.cash).toBe('4.19');
+  }, 60_000);
+
+  it('retries a trade whose transaction meets a conflict, then succeeds', async () => {
+    const prefix = await freshTables();
+    const clients = createClients({ ...LOCAL_CLIENT_CONFIG, endpoint });
+    const store = new DynamoDbStore(clients, prefix);
+    cleanups.push(async () => {
+      await store.close();
+      await deleteTables(admin, prefix, STORE_TABLES);
+    });
+    await store.createAccount(account('alice'), '100');
+
+    // The next two transactions are cancelled as DynamoDB does when another transaction holds an item.
+    let conflicts = 2;
+    let transactions = 0;
+    const send = clients.doc.send.bind(clients.doc) as (command: unknown) => Promise<unknown>;
+    (clients.doc as unknown as { send: (command: unknown) => Promise<unknown> }).send = async (command) => {
+      if (command instanceof TransactWriteCommand) {
+        transactions++;
+        if (conflicts-- > 0) {
+          throw new TransactionCanceledException({
+            message: 'Transaction cancelled',
+            $metadata: {},
+            CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }, { Code: 'None' }, { Code: 'None' }],
+          });
+        }
+      }
+      return send(command);
+    };
+
+    const outcome = await store.executeTrade('alice', 'k1', (p) => planBuy(p, { kind: 'cash', value: dec(50) }, terms('tx-1', 'alice', 'ethereum', T)));
+    expect(outcome.status).toBe('done');
+    expect(transactions).toBe(3);
+    expect((await store.stats()).transactions).toBe(1);
+  });
+
+  it('keeps the trade volumes exact beyond floating point', async () => {
+    const [store] = (await stores(1)) as [DynamoDbStore];
+    await store.createAccount(account('whale'), '1000000000000000000000000.00');
+    const amount = '99999999999999999999.99';
+    for (const [i, type] of (['buy', 'buy', 'sell'] as const).entries()) {
+      await store.executeTrade('whale', `k${i}`, (p) => ({
+        ok: true,
+        portfolio: { ...p, version: p.version + 1 },
+        transaction: { transactionId: `tx-${i}`, username: 'whale', type, coinId: 'bitcoin', quantity: '1', price: amount, amount, fee: '0', timestamp: T + i, platform: 'console' },
+      }));
+    }
+    const stats = await store.stats();
+    expect(stats.buyVolume).toBe('199999999999999999999.98');
+    expect(stats.sellVolume).toBe(amount);
+  });
+
+  it('refuses a tampered cursor or one from another user’s listing', async () => {
+    const [store] = (await stores(1)) as [DynamoDbStore];
+    for (const u of ['alice', 'bob']) {
+      await store.createAccount(account(u), '1000');
+      for (let i = 0; i < 3; i++) {
+        await store.executeTrade(u, `k${i}`, (p) => planBuy(p, { kind: 'cash', value: dec(10) }, terms(`${u}-${i}`, u, 'solana', T + i)));
+      }
+    }
+    const bobs = await store.listTransactions('bob', { limit: 1 });
+    expect(bobs.next).toBeDefined();
+    await expect(store.listTransactions('alice', { limit: 1, cursor: bobs.next! })).rejects.toThrow('Invalid page cursor');
+    await expect(store.listTransactions('alice', { limit: 1, cursor: 'not-a-cursor' })).rejects.toThrow('Invalid page cursor');
+    await expect(store.listAccounts({ limit: 1, cursor: bobs.next! })).rejects.toThrow('Invalid page cursor');
+    await expect(store.listAllTransactions({ limit: 1, cursor: bobs.next! })).rejects.toThrow('Invalid page cursor');
+  });
+});
+
+describe('STORE=dynamodb', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('opens the store from configuration, and refuses to start without tables', async () => {
+    // The standard credential chain, fed dummy keys through the environment (DynamoDB Local only).
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+    const prefix = newPrefix();
+    const config = loadConfig({ STORE: 'dynamodb', TABLE_PREFIX: prefix, DYNAMODB_ENDPOINT: endpoint, AWS_REGION: 'eu-west-1' });
+    const refused = await openConfiguredStore(config).then(() => undefined, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toContain('npm run db:create');
+
+    await ensureTables(admin, prefix, { only: STORE_TABLES, pollMs: 50, enableTtl: false });
+    try {
+      const store = await openConfiguredStore(config);
+      expect(store).toBeInstanceOf(DynamoDbStore);
+      await store.createAccount(account('alice'), '100');
+      expect((await store.getPortfolio('alice'))?.cash).toBe('100');
+      await store.close();
+    } finally {
+      await deleteTables(admin, prefix, STORE_TABLES);
+    }
+  });
+});
+
+describe('DynamoDB tables (db:create)', () => {
+  it('creates every table with its indexes and TTL, idempotently, seeding the coins once', async () => {
+    const prefix = newPrefix();
+    try {
+      await ensureTables(admin, prefix, { pollMs: 50 });
+      const store = openStore(prefix);
+      expect(await store.listCoins()).toHaveLength(20);
+      expect(await store.removeCoin('dogecoin')).toBe(true);
+
+      // A second run changes nothing and does not bring the removed coin back.
+      await ensureTables(admin, prefix, { pollMs: 50 });
+      expect((await store.listCoins()).map((c) => c.id)).not.toContain('dogecoin');
+      await store.close();
+
+      for (const [key, def] of Object.entries(TABLES)) {
+        const name = tableNames(prefix)[key as TableKey];
+        const table = (await admin.send(new DescribeTableCommand({ TableName: name }))).Table!;
+        expect(table.BillingModeSummary?.BillingMode ?? 'PAY_PER_REQUEST').toBe('PAY_PER_REQUEST');
+        const gsis = ((def as TableDefinition).globalIndexes ?? []).map((i) => i.name).sort();
+        expect((table.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName).sort()).toEqual(gsis);
+        const ttl = (await admin.send(new DescribeTimeToLiveCommand({ TableName: name }))).TimeToLiveDescription;
+        if ((def as TableDefinition).ttlAttribute) {
+          expect(ttl?.TimeToLiveStatus).toBe('ENABLED');
+          expect(ttl?.AttributeName).toBe((def as TableDefinition).ttlAttribute);
+        } else {
+          expect(ttl?.TimeToLiveStatus ?? 'DISABLED').toBe('DISABLED');
+        }
+      }
+    } finally {
+      await deleteTables(admin, prefix);
+    }
+  });
+
+  it('adds a global index that an existing table lacks', async () => {
+    const prefix = newPrefix();
+    const name = tableNames(prefix).identities;
+    try {
+      const bare = createTableInput(TABLES.identities, name);
+      delete bare.GlobalSecondaryIndexes;
+      bare.AttributeDefinitions = [{ AttributeName: 'key', AttributeType: 'S' }];
+      await admin.send(new CreateTableCommand(bare));
+      await ensureTables(admin, prefix, { only: ['identities'], pollMs: 50 });
+      const table = (await admin.send(new DescribeTableCommand({ TableName: name }))).Table!;
+      expect(table.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['username-index']);
+    } finally {
+      await deleteTables(admin, prefix, ['identities']);
+    }
+  });
+});
