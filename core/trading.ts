@@ -125,6 +125,25 @@ function transaction(type: 'buy' | 'sell', quantity: Dec, amount: Dec, tradeFee:
   };
 }
 
+/**
+ * Runs a store's trade plan against the current portfolio with the checks every store makes:
+ * the plan must bump the version by one and stay within the account; sold-out holdings are
+ * dropped and createdAt is kept. Stores call this inside their atomic section.
+ */
+export function applyPlan(username: string, current: Portfolio, plan: (current: Portfolio) => TradePlan):
+  { ok: false; reason: string } | { ok: true; portfolio: Portfolio; transaction: Transaction } {
+  const decision = plan(current);
+  if (!decision.ok) return decision;
+  if (decision.portfolio.version !== current.version + 1) {
+    throw new Error(`Trade plan returned version ${decision.portfolio.version}, expected ${current.version + 1}`);
+  }
+  if (decision.portfolio.username !== username || decision.transaction.username !== username) {
+    throw new Error(`Trade plan for ${username} returned another account's records`);
+  }
+  const holdings = Object.fromEntries(Object.entries(decision.portfolio.holdings).filter(([, h]) => !dec(h.quantity).isZero()));
+  return { ok: true, transaction: decision.transaction, portfolio: { ...decision.portfolio, holdings, createdAt: current.createdAt } };
+}
+
 /** Cash and holdings that a list of transactions implies: the ledger, for reconciliation. */
 export function replayLedger(startCash: string, transactions: Transaction[]): { cash: Dec; holdings: Map<string, Dec> } {
   let balance = dec(startCash);

@@ -118,7 +118,7 @@ describe('TelegramSender with fake time', () => {
   });
 
   it('waits retry_after on a 429 for that chat only, then delivers once', async () => {
-    const t = transport((call, n) => {
+    const t = transport((_call, n) => {
       if (n === 1) throw tgError(429, 'Too Many Requests: retry after 3', { retry_after: 3 });
       return { message_id: n };
     });

@@ -1,4 +1,4 @@
-import { ACCESS, TRADING_DENIED_NOTE } from '../access';
+import { ACCESS } from '../access';
 import { args } from '../args';
 import { UserError } from '../errors';
 import { formatPrice, formatTime, toBase } from '../format';

@@ -26,6 +26,7 @@ import {
 import type { Account, ActivityEntry, Coin, LinkedIdentity, Portfolio, PriceAlert, Role, SystemStats, Transaction } from '../../core/domain';
 import { ROLES } from '../../core/domain';
 import { Dec, toStored } from '../../core/money';
+import { applyPlan } from '../../core/trading';
 import {
   ConflictError,
   type AccountPatch,
@@ -332,18 +333,9 @@ export class DynamoDbStore implements Store {
 
       // The plan re-checks cash and holdings on every attempt, so a lost race that leaves too
       // little money ends as the same "not enough" answer the embedded store gives.
-      const decision = plan(current);
+      const decision = applyPlan(username, current, plan);
       if (!decision.ok) return { status: 'rejected', reason: decision.reason };
-      const { transaction } = decision;
-      if (decision.portfolio.version !== current.version + 1) {
-        throw new Error(`Trade plan returned version ${decision.portfolio.version}, expected ${current.version + 1}`);
-      }
-      if (decision.portfolio.username !== username || transaction.username !== username) {
-        throw new Error(`Trade plan for ${username} returned another account's records`);
-      }
-      // A sold-out position is no longer a holding.
-      const holdings = Object.fromEntries(Object.entries(decision.portfolio.holdings).filter(([, h]) => !new Dec(h.quantity).isZero()));
-      const portfolio: Portfolio = { ...decision.portfolio, holdings, createdAt: current.createdAt };
+      const { transaction, portfolio } = decision;
 
       const failed = await this.transact([
         {

@@ -32,6 +32,7 @@ import {
   type TradePlan,
 } from '../../core/ports';
 import { migrate } from './migrations';
+import { applyPlan } from '../../core/trading';
 
 /** Claim keys this far past their expiry are swept; the store has no clock of its own. */
 const CLAIM_SWEEP_MS = 7 * 24 * 60 * 60 * 1000;
@@ -248,23 +249,11 @@ export class SqliteStore implements Store {
     if (!row) return { status: 'rejected', reason: 'No portfolio for this account.' };
     const current = toPortfolio(row);
 
-    const decision = plan(current);
+    const decision = applyPlan(username, current, plan);
     if (!decision.ok) return { status: 'rejected', reason: decision.reason };
-    const { transaction } = decision;
-    if (decision.portfolio.version !== current.version + 1) {
-      throw new Error(`Trade plan returned version ${decision.portfolio.version}, expected ${current.version + 1}`);
-    }
-    if (decision.portfolio.username !== username || transaction.username !== username) {
-      throw new Error(`Trade plan for ${username} returned another account's records`);
-    }
+    const { transaction, portfolio } = decision;
 
-    // A sold-out position is no longer a holding.
-    const holdings = Object.fromEntries(
-      Object.entries(decision.portfolio.holdings).filter(([, h]) => !new Dec(h.quantity).isZero()),
-    );
-    const portfolio: Portfolio = { ...decision.portfolio, holdings, createdAt: current.createdAt };
-
-    this.s.updatePortfolio.run(portfolio.cash, JSON.stringify(holdings), portfolio.realizedPnl, portfolio.version, username);
+    this.s.updatePortfolio.run(portfolio.cash, JSON.stringify(portfolio.holdings), portfolio.realizedPnl, portfolio.version, username);
     this.s.insertTransaction.run(transaction);
     this.s.insertIdempotency.run(username, idempotencyKey, transaction.transactionId);
     const total = `${transaction.type}_volume`;
