@@ -136,11 +136,12 @@ describe('Telegram rendering', () => {
           };
           const chunks = renderRichMessage(message, { buttonData: data, textLimit: 700 });
           for (const chunk of chunks) expect(chunk.kind === 'text' && chunk.html.length <= 700).toBe(true);
-          const shown = squash(chunks.map(visible).join(''));
+          // Lone surrogates cannot be sent as UTF-8 and become U+FFFD: compare without them.
+          const shown = squash(chunks.map(visible).join('')).replace(/\uFFFD/g, '');
           for (const part of [title, ...body, footer]) expect(shown).toContain(squash(part).replace(/\uFFFD/g, ''));
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 1000, seed: 20261125 },
     );
   });
 });
