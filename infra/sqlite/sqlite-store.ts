@@ -110,11 +110,16 @@ export class SqliteStore implements Store {
     const db = new Database(file);
     // busy_timeout first: switching to WAL needs a lock another process may be holding.
     db.pragma('busy_timeout = 5000');
+    // Small pages: a trade dirties about eight pages of small rows, and every dirty page is
+    // written to the WAL whole, so 1 KiB pages write a quarter of the bytes (new files only).
+    db.pragma('page_size = 1024');
     db.pragma('journal_mode = WAL');
     // In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits, an
     // accepted trade-off for a paper-trading ledger that needs thousands of commits a second.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    // Checkpoint (the only fsync in NORMAL mode) every 8 MiB of WAL rather than every 1,000 pages.
+    db.pragma('wal_autocheckpoint = 8000');
     migrate(db);
     return new SqliteStore(db);
   }
