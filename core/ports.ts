@@ -13,6 +13,7 @@ import type {
   SystemStats,
   Transaction,
 } from './domain';
+import type { RichMessage } from './messages';
 
 export interface Page<T> {
   items: T[];
@@ -133,6 +134,13 @@ export interface Notifier {
   unsubscribe(username: string): Promise<void>;
   /** Fire and forget: never throws, never delays a trade. */
   send(username: string, message: { subject: string; body: string }): void;
+}
+
+/** Pushes a message to a user's chat outside any conversation (a fired alert): implemented by
+ *  the chat adapters, keyed by the identity's platform. */
+export interface ChatDelivery {
+  /** True when the message was handed to the platform. Never throws. */
+  deliver(identity: LinkedIdentity, message: RichMessage): Promise<boolean>;
 }
 
 export interface PasswordHasher {

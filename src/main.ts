@@ -6,11 +6,14 @@
 import 'dotenv/config';
 import { randomUUID } from 'node:crypto';
 import cron from 'node-cron';
+import { AlertEngine } from '../core/alert-engine';
+import { renderPlainText } from '../core/messages';
 import { ensureBootstrapAdmin } from '../core/staff-accounts';
 import { runConsoleChat } from '../adapters/console/console-chat';
 import { createTelegramBot } from '../adapters/telegram/bot';
 import { createLogger } from '../infra/support/logger';
 import { ConfigError, loadConfig } from './config';
+import { routeByPlatform } from './chat-delivery';
 import { buildCore, openStore, startNotifier, startPriceFeed } from './compose';
 
 async function main(): Promise<void> {
@@ -42,7 +45,21 @@ async function main(): Promise<void> {
       })
     : undefined;
 
+  // Alerts are checked as often as prices change. In the terminal chat they print to this
+  // terminal; in Telegram they go to the user's private chat.
+  const alerts = new AlertEngine(core.services, routeByPlatform({
+    telegram: telegram && (async (identity, message) => (await telegram.post(identity.key, message)).every((o) => o.status === 'sent')),
+    console: telegram ? undefined : async (identity, message) => {
+      process.stdout.write(`[to ${identity.key}]\n${renderPlainText(message)}\n\n`);
+      return true;
+    },
+  }));
+  const alertTimer = setInterval(() => {
+    alerts.check().catch((error: unknown) => logger.error({ err: error }, 'alert check failed'));
+  }, Math.min(config.PRICE_POLL_SECONDS, 15) * 1000);
+
   const shutdown = async () => {
+    clearInterval(alertTimer);
     prune.stop();
     await telegram?.stop();
     await prices.stop();
