@@ -4,19 +4,10 @@ import { CoinCatalog } from './coin-catalog';
 import { ALL_COMMANDS } from './commands';
 import type { CoreConfig, Services } from './context';
 import { Dispatcher } from './dispatcher';
-import type { Clock, IdGenerator, Logger, Notifier, PasswordHasher, PriceFeed, Store } from './ports';
 import { CommandRegistry } from './registry';
 
-export interface CoreDeps {
-  store: Store;
-  prices: PriceFeed;
-  notifier: Notifier;
-  passwords: PasswordHasher;
-  clock: Clock;
-  ids: IdGenerator;
-  logger: Logger;
-  config: CoreConfig;
-}
+/** The ports and configuration the core is built from; createCore adds the rest of Services. */
+export type CoreDeps = Omit<Services, 'registry' | 'coins' | 'loginAttempts'>;
 
 export interface Core {
   services: Services;

@@ -13,6 +13,7 @@ import { ensureTables } from '../../infra/dynamodb/admin';
 import { DynamoDbStore } from '../../infra/dynamodb/dynamodb-store';
 import { STORE_TABLES } from '../../infra/dynamodb/tables';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../support/dynamodb-local';
+import { throughputFigures } from './measure';
 
 const USERS = 50;
 const TRADES = 2_000;
@@ -20,9 +21,6 @@ const WARMUP = 200;
 /** Past about 8 in flight, DynamoDB Local and Node share two cores and latency is only queueing. */
 const CONCURRENCY = 8;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 export async function tradesDynamodb(): Promise<Record<string, number>> {
   const local = await startDynamoDbLocal();
@@ -75,14 +73,10 @@ export async function tradesDynamodb(): Promise<Record<string, number>> {
     const started = performance.now();
     const failures = await run(WARMUP, TRADES, latencies);
     const seconds = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
-    const round3 = (n: number) => Math.round(n * 1000) / 1000;
     return {
       'trades.dynamodb.trades': latencies.length,
       'trades.dynamodb.failures': failures,
-      'trades.dynamodb.ops_per_s': Math.round(latencies.length / seconds),
-      'trades.dynamodb.p50_ms': round3(percentile(latencies, 50)),
-      'trades.dynamodb.p99_ms': round3(percentile(latencies, 99)),
+      ...throughputFigures('trades.dynamodb', latencies, seconds),
     };
   } finally {
     await store?.close();

@@ -7,13 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../infra/sqlite/sqlite-store';
 import { makeTestBot } from '../support/harness';
+import { throughputFigures } from './measure';
 
 const USERS = 50;
 const ROUNDS = 60; // per user: buy, sell, portfolio each round
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 export async function tradesSqlite(): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'cp-bench-'));
@@ -39,14 +36,10 @@ export async function tradesSqlite(): Promise<Record<string, number>> {
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    latencies.sort((a, b) => a - b);
-    const round3 = (n: number) => Math.round(n * 1000) / 1000;
     return {
       'trades.sqlite.commands': latencies.length,
       'trades.sqlite.failures': failures,
-      'trades.sqlite.ops_per_s': Math.round(latencies.length / seconds),
-      'trades.sqlite.p50_ms': round3(percentile(latencies, 50)),
-      'trades.sqlite.p99_ms': round3(percentile(latencies, 99)),
+      ...throughputFigures('trades.sqlite', latencies, seconds),
     };
   } finally {
     await bot.close();
