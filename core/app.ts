@@ -7,7 +7,7 @@ import { Dispatcher } from './dispatcher';
 import { CommandRegistry } from './registry';
 
 /** The ports and configuration the core is built from; createCore adds the rest of Services. */
-export type CoreDeps = Omit<Services, 'registry' | 'coins' | 'loginAttempts'>;
+export type CoreDeps = Omit<Services, 'registry' | 'coins' | 'loginAttempts' | 'emailChanges'>;
 
 export interface Core {
   services: Services;
@@ -21,7 +21,8 @@ export function createCore(deps: CoreDeps): Core {
     ...deps,
     registry,
     coins: new CoinCatalog(deps.store, deps.prices, deps.clock),
-    loginAttempts: new AttemptLimiter(deps.clock),
+    loginAttempts: new AttemptLimiter(deps.clock, 5, 15 * 60_000),
+    emailChanges: new AttemptLimiter(deps.clock, 3, 24 * 60 * 60_000),
   };
   return { services, registry, dispatcher: new Dispatcher(services) };
 }

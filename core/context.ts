@@ -28,7 +28,10 @@ export interface Services {
   logger: Logger;
   config: CoreConfig;
   coins: CoinCatalog;
+  /** Failed logins, per identity and per account. */
   loginAttempts: AttemptLimiter;
+  /** Email address changes per account: each sends a confirmation email to someone. */
+  emailChanges: AttemptLimiter;
   registry: CommandRegistry;
 }
 

@@ -207,4 +207,13 @@ describe('email settings', () => {
     await bot.say('ann', '/settings email off');
     expect(bot.notifier.subscriptions.has('ann')).toBe(false);
   });
+
+  it('caps address changes, since each one mails a confirmation to someone', async () => {
+    await bot.signup('ann');
+    for (const n of [1, 2, 3]) expect(await bot.say('ann', `/settings email ann${n}@example.com`)).toMatch(/Email notifications go to/);
+    expect(await bot.say('ann', '/settings email victim@example.com')).toMatch(/changed your email address 3 times today: try again in 24 h/);
+    expect(await bot.say('ann', '/settings email on')).toMatch(/go to ann3@example\.com/);
+    bot.clock.advance(24 * 60 * 60_000 + 1);
+    expect(await bot.say('ann', '/settings email victim@example.com')).toMatch(/go to victim@example\.com/);
+  });
 });

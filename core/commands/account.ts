@@ -86,7 +86,7 @@ export const login = defineCommand({
     const account = await store.getAccountByEmail(email);
     const valid = await passwords.verify(password, account?.passwordHash ?? null);
     if (!account || !valid) {
-      keys.forEach((k) => loginAttempts.fail(k));
+      keys.forEach((k) => loginAttempts.record(k));
       throw new UserError('Wrong email or password.');
     }
     keys.forEach((k) => loginAttempts.reset(k));
@@ -199,12 +199,17 @@ export const settingsEmail = defineCommand({
       return reply('success', { text: 'Email notifications are off.' });
     }
     let email = account.email;
-    if (choice !== 'on') {
+    const changes = `email:${account.username}`;
+    if (choice !== 'on' && choice !== account.email) {
+      // Each new address gets a confirmation email: cap how many strangers one account can mail.
+      const wait = ctx.services.emailChanges.retryAfter(changes);
+      if (wait > 0) throw new UserError(`You have changed your email address ${ctx.services.emailChanges.maxAttempts} times today: try again in ${Math.ceil(wait / 3_600_000)} h.`);
       const parsed = args.email().schema.safeParse(choice);
       if (!parsed.success) throw new UserError('That is not a valid email address.');
       email = parsed.data;
       const owner = await store.getAccountByEmail(email);
       if (owner && owner.username !== account.username) throw new UserError('That email address belongs to another account.');
+      ctx.services.emailChanges.record(changes);
     }
     // Subscribing a new address also drops the old one.
     await notifier.subscribe(account.username, email);
