@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { hashShard, timeKey } from '../infra/dynamodb/items';
 import { KeyedQueue } from '../infra/dynamodb/keyed-queue';
 import { decodeCursor, encodeCursor, nextCursor } from '../infra/dynamodb/paging';
-import { backoffDelay, cancellation, isTransient, retryTransient } from '../infra/dynamodb/retry';
+import { cancellation, isTransient, retryTransient } from '../infra/dynamodb/retry';
+import { backoffDelay } from '../infra/support/backoff';
 
 const cancelled = (...codes: string[]) =>
   new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: codes.map((Code) => ({ Code })) });
@@ -31,7 +32,7 @@ describe('retry', () => {
   it('backs off with full jitter under a growing, capped ceiling', () => {
     for (let retry = 0; retry < 12; retry++) {
       for (let i = 0; i < 50; i++) {
-        const delay = backoffDelay(retry, { baseMs: 10, maxMs: 500 });
+        const delay = backoffDelay(retry, { baseMs: 10, maxMs: 500, jitter: 'full' });
         expect(delay).toBeGreaterThanOrEqual(0);
         expect(delay).toBeLessThan(Math.min(500, 10 * 2 ** retry));
       }
@@ -40,13 +41,13 @@ describe('retry', () => {
 
   it('gives up after the last attempt, and at once on a lasting error', async () => {
     let calls = 0;
-    await expect(retryTransient(async () => { calls++; throw cancelled('TransactionConflict'); }, 3, { baseMs: 1, maxMs: 1 })).rejects.toThrow('cancelled');
+    await expect(retryTransient(async () => { calls++; throw cancelled('TransactionConflict'); }, 3, { baseMs: 1, maxMs: 1, jitter: 'full' })).rejects.toThrow('cancelled');
     expect(calls).toBe(3);
     calls = 0;
     await expect(retryTransient(async () => { calls++; throw named('ValidationException'); }, 3)).rejects.toThrow();
     expect(calls).toBe(1);
     calls = 0;
-    expect(await retryTransient(async () => (++calls < 3 ? Promise.reject(cancelled('TransactionConflict')) : 'ok'), 5, { baseMs: 1, maxMs: 1 })).toBe('ok');
+    expect(await retryTransient(async () => (++calls < 3 ? Promise.reject(cancelled('TransactionConflict')) : 'ok'), 5, { baseMs: 1, maxMs: 1, jitter: 'full' })).toBe('ok');
   });
 });
 

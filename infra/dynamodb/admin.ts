@@ -18,7 +18,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DEFAULT_COINS } from '../../core/coins';
-import { backoffDelay, sleep } from './retry';
+import { backoffDelay } from '../support/backoff';
+import { sleep } from './retry';
 import { createTableInput, keyAttributes, TABLES, TRACKED_COINS_PARTITION, type TableDefinition, type TableKey, tableNames } from './tables';
 
 export interface EnsureOptions {
@@ -105,7 +106,7 @@ async function retryLimited<T>(operation: () => Promise<T>): Promise<T> {
       return await operation();
     } catch (error) {
       if (!(error instanceof LimitExceededException) || retry >= 8) throw error;
-      await sleep(backoffDelay(retry, { baseMs: 1_000, maxMs: 20_000 }));
+      await sleep(backoffDelay(retry, { baseMs: 1_000, maxMs: 20_000, jitter: 'full' }));
     }
   }
 }

@@ -65,7 +65,8 @@ import {
 } from './items';
 import { KeyedQueue } from './keyed-queue';
 import { decodeCursor, nextCursor, type CursorKey } from './paging';
-import { backoffDelay, cancellation, retryTransient, sleep, type Cancellation } from './retry';
+import { backoffDelay, type BackoffOptions } from '../support/backoff';
+import { DEFAULT_BACKOFF, cancellation, retryTransient, sleep, type Cancellation } from './retry';
 import {
   ACCOUNTS_PARTITION,
   ACTIVITY_SHARDS,
@@ -87,7 +88,7 @@ const TRANSIENT_ATTEMPTS = 10;
 const VERSION_ATTEMPTS = 25;
 /** Re-reads for read-then-write operations (account updates, alert deletes) that lost a race. */
 const RACE_ATTEMPTS = 10;
-const TRADE_BACKOFF = { baseMs: 5, maxMs: 200 };
+const TRADE_BACKOFF: BackoffOptions = { baseMs: 5, maxMs: 200, jitter: 'full' };
 
 export interface DynamoDbStoreOptions extends DynamoConnection {
   tablePrefix: string;
@@ -766,7 +767,7 @@ export class DynamoDbStore implements Store {
     let keys: Record<string, AttributeValue>[] = Array.from({ length: COUNTER_SHARDS }, (_, n) => ({ shard: { S: counterShardKey(n) } }));
     const shards: Record<string, string>[] = [];
     for (let retry = 0; keys.length; retry++) {
-      if (retry) await sleep(backoffDelay(retry));
+      if (retry) await sleep(backoffDelay(retry, DEFAULT_BACKOFF));
       const out = await this.clients.raw.send(new BatchGetItemCommand({ RequestItems: { [this.t.counters]: { Keys: keys, ConsistentRead: true } } }));
       for (const item of out.Responses?.[this.t.counters] ?? []) {
         shards.push(Object.fromEntries(Object.entries(item).flatMap(([name, v]) => (v.N === undefined ? [] : [[name, v.N]]))));
@@ -801,7 +802,7 @@ export class DynamoDbStore implements Store {
     for (let i = 0; i < keys.length; i += 25) {
       let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
       for (let retry = 0; requests.length; retry++) {
-        if (retry) await sleep(backoffDelay(retry));
+        if (retry) await sleep(backoffDelay(retry, DEFAULT_BACKOFF));
         const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
         requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
       }

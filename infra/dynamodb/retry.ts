@@ -6,6 +6,7 @@
  * Backoff is exponential with full jitter (a random delay between zero and the cap), so that
  * writers that collided once do not collide again in lock-step.
  */
+import { backoffDelay, type BackoffOptions } from '../support/backoff';
 
 /** Per-action reasons DynamoDB gives when it cancels a transaction. */
 export type CancellationCode =
@@ -55,19 +56,8 @@ export function isTransient(error: unknown): boolean {
   return error instanceof Error && TRANSIENT_ERRORS.has(error.name);
 }
 
-export interface BackoffOptions {
-  /** Delay cap of the first retry, in ms; doubles each retry. */
-  baseMs: number;
-  /** Largest delay cap, in ms. */
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 10, maxMs: 500 };
-
-/** Full jitter: uniformly random in [0, min(max, base * 2^retry)). */
-export function backoffDelay(retry: number, options: BackoffOptions = DEFAULT_BACKOFF): number {
-  return Math.random() * Math.min(options.maxMs, options.baseMs * 2 ** retry);
-}
+/** Racing writers spread best with full jitter. */
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 10, maxMs: 500, jitter: 'full' };
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -29,6 +29,7 @@ import {
 } from '@aws-sdk/client-sns';
 import type { Logger, Notifier } from '../../core/ports';
 import { sanitizeBody, sanitizeSubject, topicNameFor } from './sns-text';
+import { backoffDelay } from '../support/backoff';
 
 /** What ListSubscriptionsByTopic says in place of the ARN of an unconfirmed subscription. */
 export const PENDING_CONFIRMATION = 'PendingConfirmation';
@@ -376,10 +377,8 @@ export class SnsNotifier implements Notifier {
     }
   }
 
-  /** Exponential backoff with "equal jitter": half the capped delay plus a random half. */
   private backoff(attempt: number, cap: number): number {
-    const ceiling = Math.min(cap, this.baseDelayMs * 2 ** (attempt - 1));
-    return Math.round(ceiling / 2 + this.random() * (ceiling / 2));
+    return backoffDelay(attempt - 1, { baseMs: this.baseDelayMs, maxMs: cap, jitter: 'equal' }, this.random);
   }
 
   /** Sleeps, but wakes when the notifier stops. */

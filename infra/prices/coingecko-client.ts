@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Coin } from '../../core/domain';
 import { Dec } from '../../core/money';
 import type { Clock, Logger } from '../../core/ports';
+import { backoffDelay } from '../support/backoff';
 
 export type CoinGeckoPlan = 'demo' | 'pro';
 
@@ -317,10 +318,8 @@ export class CoinGeckoClient {
     return headers;
   }
 
-  /** Exponential backoff with "equal jitter": half the step fixed, half random, so retries spread. */
   private backoff(attempt: number): number {
-    const step = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** attempt);
-    return Math.round(step / 2 + this.random() * (step / 2));
+    return backoffDelay(attempt, { baseMs: this.baseDelayMs, maxMs: this.maxDelayMs, jitter: 'equal' }, this.random);
   }
 
   /** Retry-After is either delta-seconds or an HTTP date; undefined when absent or unreadable. */

@@ -269,23 +269,11 @@ export class SqliteStore implements Store {
   }
 
   async listTransactions(username: string, page: PageRequest): Promise<Page<Transaction>> {
-    const limit = pageLimit(page);
-    const rows = (
-      page.cursor === undefined
-        ? this.s.userTxFirst.all(username, limit + 1)
-        : this.s.userTxAfter.all(username, ...decodeCursor(page.cursor, ['number', 'number']), limit + 1)
-    ) as TransactionRow[];
-    return toPage(rows, limit, toTransaction, (r) => [r.timestamp, r.seq]);
+    return newestFirst<TransactionRow, Transaction>(page, this.s.userTxFirst, this.s.userTxAfter, [username], (r) => r.timestamp, toTransaction);
   }
 
   async listAllTransactions(page: PageRequest): Promise<Page<Transaction>> {
-    const limit = pageLimit(page);
-    const rows = (
-      page.cursor === undefined
-        ? this.s.allTxFirst.all(limit + 1)
-        : this.s.allTxAfter.all(...decodeCursor(page.cursor, ['number', 'number']), limit + 1)
-    ) as TransactionRow[];
-    return toPage(rows, limit, toTransaction, (r) => [r.timestamp, r.seq]);
+    return newestFirst<TransactionRow, Transaction>(page, this.s.allTxFirst, this.s.allTxAfter, [], (r) => r.timestamp, toTransaction);
   }
 
   // ---- alerts ---------------------------------------------------------------------------------
@@ -363,13 +351,7 @@ export class SqliteStore implements Store {
 
   async listActivity(username: string, page: PageRequest): Promise<Page<ActivityEntry>> {
     this.flushActivity();
-    const limit = pageLimit(page);
-    const rows = (
-      page.cursor === undefined
-        ? this.s.activityFirst.all(username, limit + 1)
-        : this.s.activityAfter.all(username, ...decodeCursor(page.cursor, ['number', 'number']), limit + 1)
-    ) as ActivityRow[];
-    return toPage(rows, limit, toActivity, (r) => [r.at, r.seq]);
+    return newestFirst<ActivityRow, ActivityEntry>(page, this.s.activityFirst, this.s.activityAfter, [username], (r) => r.at, toActivity);
   }
 
   async pruneActivity(before: number): Promise<number> {
@@ -590,6 +572,20 @@ type CursorKey = (string | number)[];
 
 function pageLimit(page: PageRequest): number {
   return Math.max(1, Math.floor(page.limit));
+}
+
+/**
+ * One page of a newest-first listing ordered by (time, seq): `first` takes the scope parameters
+ * and a limit, `after` also the cursor's (time, seq). One extra row tells whether more follow.
+ */
+function newestFirst<R extends { seq: number }, T>(
+  page: PageRequest, first: Database.Statement, after: Database.Statement, scope: unknown[], time: (row: R) => number, map: (row: R) => T,
+): Page<T> {
+  const limit = pageLimit(page);
+  const rows = (page.cursor === undefined
+    ? first.all(...scope, limit + 1)
+    : after.all(...scope, ...decodeCursor(page.cursor, ['number', 'number']), limit + 1)) as R[];
+  return toPage(rows, limit, map, (r) => [time(r), r.seq]);
 }
 
 function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, key: (row: R) => CursorKey): Page<T> {
