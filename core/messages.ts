@@ -22,8 +22,9 @@ export interface Button {
   /** The command line a press runs, as if the user had typed it: "/history 2". */
   command: string;
   /** 'confirm' runs the command as confirmed (see IncomingCommand.confirmed); 'cancel' runs
-   *  nothing and the adapter just says it was cancelled. */
-  kind?: 'confirm' | 'cancel';
+   *  nothing and the adapter just says it was cancelled; 'refresh' re-runs the command and the
+   *  adapter may show when the answer was updated. */
+  kind?: 'confirm' | 'cancel' | 'refresh';
 }
 
 export interface RichMessage {

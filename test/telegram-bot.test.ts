@@ -173,6 +173,7 @@ describe('Telegram bot over long polling', () => {
     const page2 = await standin.waitFor(() => standin.message(ann.id, page1.messageId)!.text.includes('page 2') && standin.message(ann.id, page1.messageId)!);
     expect(buttonsOf(page2)).toEqual(['« Previous']);
     expect(page2.text.match(/dogecoin/g)).toHaveLength(3); // 13 trades: 10 on page 1, 3 here
+    expect(page2.text).not.toContain('Updated'); // only Refresh says when it updated
     await standin.press(ann, page2, '« Previous');
     const back = await standin.waitFor(() => standin.message(ann.id, page1.messageId)!.history.length === 2 && standin.message(ann.id, page1.messageId)!);
     expect(back.text).toContain('page 1');

@@ -299,7 +299,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       void deliverPrivately(query.from, target, result.message).catch((error) => logger.error({ updateId, ...errorSummary(error) }, 'private reply failed'));
       return;
     }
-    const chunks = render(result.message, String(query.from.id), { note: entry.kind === 'confirm' ? undefined : updatedNote() });
+    const chunks = render(result.message, String(query.from.id), { note: entry.kind === 'refresh' ? updatedNote() : undefined });
     void editInPlace(target, message.message_id, chunks, wasPhoto);
   }
 

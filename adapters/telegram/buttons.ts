@@ -1,7 +1,7 @@
 /**
  * What inline buttons mean. Telegram hands back at most 64 bytes of callback data, and anyone in a
  * group can press a button, so the data is only a random handle (`c:` + 11 characters) into this
- * table: the command line to run, the kind (confirm / cancel), who may press it, and when it
+ * table: the command line to run, the kind (confirm / cancel / refresh), who may press it, and when it
  * expires. Buttons of one message are minted together and retired together once one is pressed
  * (the message is then edited, so its old buttons are gone). Kept in memory: after a restart old
  * buttons answer "expired", which is what they should do.
@@ -11,7 +11,7 @@ import type { Button } from '../../core/messages';
 
 export interface ButtonEntry {
   command: string;
-  kind?: 'confirm' | 'cancel';
+  kind?: Button['kind'];
   label: string;
   /** Telegram user id of the only person who may press it; anyone when absent (broadcasts). */
   userId?: string;
@@ -52,7 +52,7 @@ export class ButtonStore {
   mint(render: string, button: Button, userId?: string): string {
     if (this.entries.size >= this.max) this.sweep();
     const id = randomBytes(8).toString('base64url');
-    const ttl = button.kind ? this.ttl.confirmMs : this.ttl.otherMs;
+    const ttl = button.kind === 'confirm' || button.kind === 'cancel' ? this.ttl.confirmMs : this.ttl.otherMs;
     this.entries.set(id, { command: button.command, kind: button.kind, label: button.label, userId, render, expiresAt: this.now() + ttl });
     const siblings = this.renders.get(render);
     if (siblings) siblings.push(id);

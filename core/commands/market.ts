@@ -39,7 +39,7 @@ export const price = defineCommand({
     return reply('info', {
       title: resolved.length === 1 ? `${resolved[0]!.name} price` : 'Prices',
       table: { columns: ['Coin', 'Price', '24h', 'Updated'], rows, align: ['left', 'right', 'right', 'right'] },
-      buttons: [{ label: 'Refresh', command: `/price ${resolved.map((c) => c.id).join(' ')}` }],
+      buttons: [{ label: 'Refresh', command: `/price ${resolved.map((c) => c.id).join(' ')}`, kind: 'refresh' }],
       footer: priceFooter(ctx),
     });
   },

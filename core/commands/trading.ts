@@ -165,7 +165,7 @@ export const portfolio = defineCommand({
         { label: 'Unrealized P&L', value: formatMoney(unrealized, view) },
         { label: 'Realized P&L', value: formatMoney(p.realizedPnl, view) },
       ],
-      buttons: [{ label: 'Refresh', command: '/portfolio' }],
+      buttons: [{ label: 'Refresh', command: '/portfolio', kind: 'refresh' }],
       footer: priceFooter(ctx) ?? `Valued at prices from ${formatTime(ctx.services.clock.now())}.`,
     });
   },
