@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ALL_COMMANDS } from '../core/commands';
 import { usageOf } from '../core/registry';
 import { ConfigSchema } from '../src/config';
+import { BENCHMARKS } from './bench/index';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
@@ -20,6 +21,11 @@ describe('documentation', () => {
     const keys = Object.keys(ConfigSchema.shape);
     expect(keys.filter((k) => !readme.includes(`\`${k}\``))).toEqual([]);
     expect(keys.filter((k) => k !== 'NODE_ENV' && !new RegExp(`^${k}=`, 'm').test(envExample))).toEqual([]);
+  });
+
+  it('names every benchmark npm run bench knows', () => {
+    const documented = [...readme.matchAll(/^\| `([a-z-]+)` \| /gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual(Object.keys(BENCHMARKS).sort());
   });
 
   it('gives a new user the two commands', () => {
