@@ -68,7 +68,9 @@ export function formatQuantity(value: Dec): string {
   return fraction ? `${grouped}.${fraction}` : grouped;
 }
 
+/** "+1.25%", "-0.40%", and "0.00%" for a change that rounds to nothing (never "-0.00%"). */
 export function formatPercent(value: Dec): string {
-  const sign = value.gt(0) ? '+' : '';
-  return `${sign}${value.toFixed(2, Dec.ROUND_HALF_UP)}%`;
+  const rounded = value.toDecimalPlaces(2, Dec.ROUND_HALF_UP);
+  if (rounded.isZero()) return '0.00%';
+  return `${rounded.gt(0) ? '+' : ''}${rounded.toFixed(2)}%`;
 }
