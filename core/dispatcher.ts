@@ -38,16 +38,18 @@ export class Dispatcher {
   constructor(private readonly services: Services) {}
 
   async dispatch(input: IncomingCommand): Promise<DispatchResult> {
-    const started = { key: identityKey(input.identity), name: undefined as string | undefined };
+    const key = identityKey(input.identity);
     try {
-      return await this.run(input, started.key, (name) => (started.name = name));
+      return await this.run(input, key);
     } catch (error) {
-      this.services.logger.error({ err: error, command: started.name, identity: started.key, messageId: input.messageId }, 'command failed');
-      return { message: errorMessage('Something went wrong on our side and nothing was changed. Please try again in a moment.'), command: started.name };
+      // Only the command word is logged: the rest of the line may hold a password.
+      const command = input.text.trim().split(/\s+/, 1)[0]?.slice(0, 40);
+      this.services.logger.error({ err: error, command, identity: key, messageId: input.messageId }, 'command failed');
+      return { message: errorMessage('Something went wrong on our side and nothing was changed. Please try again in a moment.') };
     }
   }
 
-  private async run(input: IncomingCommand, key: string, named: (name: string) => void): Promise<DispatchResult> {
+  private async run(input: IncomingCommand, key: string): Promise<DispatchResult> {
     const { registry, store } = this.services;
     const text = input.text.trim();
     if (text.length > MAX_INPUT) return { message: errorMessage('That message is too long to be a command.') };
@@ -73,7 +75,6 @@ export class Dispatcher {
       return { message: errorMessage(`I don't know /${head}.${hint} /help lists the commands.`) };
     }
     const { command } = found;
-    named(command.name);
     const tokens = words.slice(found.consumed);
     const detail = maskSecrets(command, tokens);
     const secretInGroup = input.chat.type === 'group' && Object.values(command.args).some((a) => a.secret) && tokens.length > 0;
@@ -98,7 +99,7 @@ export class Dispatcher {
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
       await this.record(ctx, detail, 'error');
-      return { message: errorMessage(error.message, error.usage), command: command.name, deleteInput: secretInGroup };
+      return { message: errorMessage(error.message), command: command.name, deleteInput: secretInGroup };
     }
   }
 

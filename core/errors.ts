@@ -1,6 +1,6 @@
 /** A problem with what the user asked for: its message is shown to them as is. */
 export class UserError extends Error {
-  constructor(message: string, readonly usage?: string) {
+  constructor(message: string) {
     super(message);
     this.name = 'UserError';
   }

@@ -12,12 +12,12 @@ import { ConflictError } from '../ports';
 import { defineCommand } from '../registry';
 import { requireAccount, viewOf } from '../view';
 
-export const LINK_CODE_TTL_MS = 10 * 60_000;
+const LINK_CODE_TTL_MS = 10 * 60_000;
 /** Crockford-style alphabet: no I, L, O, U, so a code read aloud or retyped survives. */
 const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 /** Link codes are stored hashed: a leaked table does not link anyone. */
-export const hashLinkCode = (code: string) => createHash('sha256').update(code.toUpperCase()).digest('hex');
+const hashLinkCode = (code: string) => createHash('sha256').update(code.toUpperCase()).digest('hex');
 
 function newLinkCode(): string {
   return Array.from({ length: 8 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');

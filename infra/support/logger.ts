@@ -4,7 +4,7 @@
  */
 import pino, { type Logger as PinoLogger } from 'pino';
 
-export const REDACTED_KEYS = ['password', 'passwordHash', 'token', 'apiKey', 'secret', 'authorization'];
+const REDACTED_KEYS = ['password', 'passwordHash', 'token', 'apiKey', 'secret', 'authorization'];
 
 export function redactPaths(): string[] {
   return REDACTED_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]).concat([
