@@ -3,8 +3,10 @@
  * table is written out here, independently of the registry's declarations, and every registered
  * command must appear in it: a new command without a row fails this test.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import type { Caller } from '../core/domain';
+import { renderPlainText } from '../core/messages';
+import { createStaffAccount } from '../core/staff-accounts';
 import { makeTestBot, type TestBot } from './support/harness';
 
 const G: Caller = 'guest', U: Caller = 'user', A: Caller = 'admin', N: Caller = 'analyst', M: Caller = 'moderator';
@@ -27,8 +29,66 @@ const EXPECTED: Record<string, Caller[]> = {
   role: [A], 'coins add': [A], 'coins remove': [A], // Add/Remove Coins, managing roles
 };
 
+const LOGIN_EMAIL = 'the_staffer@example.com';
+const LOGIN_PASSWORD = 'matrix-password-1';
+const UNISWAP_V2 = { id: 'uniswap-v2', symbol: 'uni', name: 'Uniswap V2 clone' };
+let newcomers = 0;
+let alertsMade = 0;
+
+/** A line per command with arguments that are valid for it, given the fixtures below, so that
+ *  "may run" means the handler itself ran (not a usage or validation error). Functions prepare
+ *  what the line needs (a fresh link code, an alert to remove) just before it is sent. A command
+ *  without a row here fails the test below. */
+const VALID: Record<string, string | ((caller: Caller) => string | Promise<string>)> = {
+  start: '/start',
+  help: '/help price',
+  about: '/about',
+  whoami: '/whoami',
+  signup: () => `/signup newcomer_${++newcomers} newcomer_${newcomers}@example.com`,
+  login: `/login ${LOGIN_EMAIL} ${LOGIN_PASSWORD}`,
+  // A guest redeems a code from another chat; an account holder asks for one.
+  link: async (caller) => (caller === 'guest' ? `/link ${await freshLinkCode()}` : '/link'),
+  unlink: '/unlink',
+  price: '/price btc eth',
+  coins: '/coins',
+  buy: '/buy btc $10',
+  sell: '/sell btc 10%',
+  portfolio: '/portfolio',
+  history: '/history',
+  alert: '/alert btc above 1000000',
+  alerts: '/alerts',
+  'alert remove': async () => `/alert remove ${await anAlertOfTheUser()}`,
+  settings: '/settings',
+  'settings currency': '/settings currency eur',
+  'settings email': '/settings email on',
+  market: '/market',
+  stats: '/stats',
+  users: '/users',
+  transactions: '/transactions 1 the_user',
+  activity: '/activity the_user',
+  role: '/role role_target analyst',
+  'coins add': async () => {
+    await bot.store.removeCoin('pepe'); // known upstream (the test feed), not tracked yet
+    bot.core.services.coins.invalidate();
+    return '/coins add pepe';
+  },
+  'coins remove': async () => {
+    if (!(await bot.store.listCoins()).some((c) => c.id === 'uniswap-v2')) await bot.store.addCoin(UNISWAP_V2);
+    bot.core.services.coins.invalidate();
+    return '/coins remove uniswap-v2';
+  },
+};
+
+/** Allowed callers whose valid line the handler itself turns down, by its own rule (not the
+ *  role matrix): a chat already linked to an account cannot sign up or log in again. */
+const HANDLER_DECLINES: Record<string, { callers: Caller[]; answer: RegExp }> = {
+  signup: { callers: ACCOUNTS, answer: /already linked to the account/ },
+  login: { callers: ACCOUNTS, answer: /already linked to the account/ },
+};
+
 const CALLERS: Caller[] = [G, U, A, N, M];
 let bot: TestBot;
+const handlers = new Map<string, MockInstance>();
 
 beforeAll(async () => {
   bot = await makeTestBot();
@@ -36,8 +96,20 @@ beforeAll(async () => {
   await bot.staff('the_admin', 'admin');
   await bot.staff('the_analyst', 'analyst');
   await bot.staff('the_moderator', 'moderator');
+  // Fixtures the valid lines need: an account to change the role of, an account with a password
+  // to log in to, and a holding to sell (every coin is quoted at the clock's time by the harness).
+  await bot.staff('role_target', 'user');
+  await createStaffAccount({ ...bot.core.services, startBalance: bot.core.services.config.startBalance },
+    { username: 'the_staffer', email: LOGIN_EMAIL, role: 'moderator', password: LOGIN_PASSWORD });
+  const bought = await bot.send('the_user', '/buy btc $100');
+  if (bought.tone !== 'success') throw new Error(`fixture purchase failed: ${renderPlainText(bought)}`);
+  // Spies that call through: they tell whether a command's own handler ran, and how it ended.
+  for (const command of bot.core.registry.commands) handlers.set(command.name, vi.spyOn(command, 'run'));
 });
-afterAll(() => bot.close());
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await bot.close();
+});
 
 /** A fresh chat identity for each check (linked to the caller's account, unless a guest), so
  *  one check's side effects (a signup, an unlink) cannot change the next one's caller. */
@@ -50,20 +122,61 @@ async function speaker(caller: Caller): Promise<string> {
   return name;
 }
 
+/** A one-time link code for the_user, asked for from a chat of theirs. */
+async function freshLinkCode(): Promise<string> {
+  const reply = await bot.send(await speaker('user'), '/link');
+  if (!reply.linkCode) throw new Error(`no link code: ${renderPlainText(reply)}`);
+  return reply.linkCode;
+}
+
+async function anAlertOfTheUser(): Promise<string> {
+  const alertId = `matrix${++alertsMade}`;
+  await bot.store.createAlert({ alertId, username: 'the_user', coinId: 'bitcoin', condition: 'above', targetPrice: '1000000', active: true, createdAt: bot.clock.now() }, 100);
+  return alertId;
+}
+
 describe('role matrix', () => {
   it('has an expected row for every registered command, and no stale rows', () => {
     const registered = bot.core.registry.commands.map((c) => c.name).sort();
     expect(registered).toEqual(Object.keys(EXPECTED).sort());
   });
 
+  it('has a valid argument line for every registered command, and no stale lines', () => {
+    const registered = bot.core.registry.commands.map((c) => c.name).sort();
+    expect(Object.keys(VALID).sort()).toEqual(registered);
+  });
+
   for (const [name, allowed] of Object.entries(EXPECTED)) {
     for (const caller of CALLERS) {
       const may = allowed.includes(caller);
       it(`${caller} ${may ? 'may' : 'may not'} run /${name}`, async () => {
-        const command = bot.core.registry.commands.find((c) => c.name === name)!;
-        const reply = await bot.say(await speaker(caller), command.examples[0]!);
-        const refused = /may not run|You need an account for/.test(reply);
-        expect(refused, reply).toBe(!may);
+        const row = VALID[name];
+        expect(row, `no valid argument line for /${name}`).toBeDefined();
+        const who = await speaker(caller);
+        const line = typeof row === 'function' ? await row(caller) : row!;
+        const handler = handlers.get(name)!;
+        handler.mockClear(); // preparing the line may have run other commands
+        const reply = await bot.send(who, line);
+        const text = renderPlainText(reply);
+        const refused = /may not run|You need an account for/.test(text);
+        if (!may) {
+          expect(refused, text).toBe(true);
+          expect(handler).not.toHaveBeenCalled();
+          return;
+        }
+        expect(refused, text).toBe(false);
+        // The command's own handler ran on this line: it passed the role check and validation.
+        expect(handler, `/${name} never reached its handler: ${text}`).toHaveBeenCalledTimes(1);
+        expect(text).not.toMatch(/Usage:/);
+        const declines = HANDLER_DECLINES[name];
+        if (declines?.callers.includes(caller)) {
+          expect(handler.mock.settledResults[0]?.type, text).toBe('rejected');
+          expect(text).toMatch(declines.answer);
+        } else {
+          // ...and answered, without a UserError of its own.
+          expect(handler.mock.settledResults[0]?.type, text).toBe('fulfilled');
+          expect(reply.tone, text).not.toBe('error');
+        }
       });
     }
   }
