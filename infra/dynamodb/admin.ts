@@ -1,16 +1,21 @@
 /**
  * Creating the tables, idempotently: used by `npm run db:create` and by the tests. Running it
- * again creates whatever is missing (tables, global indexes, TTL settings, the default coins) and
- * leaves everything else alone, so it is safe on every deploy.
+ * again creates whatever is missing (tables, global indexes, deletion protection, point-in-time
+ * recovery, TTL settings, the default coins) and leaves everything else alone, so it is safe on
+ * every deploy. It needs the operator's permissions (CreateTable, UpdateTable, ...), which the
+ * bot's runtime role does not have: see the operator policy in infra/deploy/stack.yaml.
  */
 import {
+  ContinuousBackupsUnavailableException,
   CreateTableCommand,
   DeleteTableCommand,
+  DescribeContinuousBackupsCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   LimitExceededException,
   ResourceInUseException,
   ResourceNotFoundException,
+  UpdateContinuousBackupsCommand,
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type DynamoDBClient,
@@ -34,6 +39,16 @@ export interface EnsureOptions {
    * like AWS, would otherwise sweep their link codes, claims and activity away mid-test.
    */
   enableTtl?: boolean;
+  /**
+   * Create tables with deletion protection, and turn it on for existing ones (the default). Tests
+   * that delete their tables afterwards leave it off; `deleteTables` refuses protected tables.
+   */
+  deletionProtection?: boolean;
+  /**
+   * Turn on point-in-time recovery (the default): 35 days of restorable history per table. An
+   * endpoint without the backup API (DynamoDB Local) is skipped with a log line.
+   */
+  pointInTimeRecovery?: boolean;
 }
 
 /** Marks that the default coins were seeded once, so coins an admin removed stay removed. */
@@ -56,11 +71,12 @@ function hasIndexes(def: TableDefinition): boolean {
 
 async function ensureTable(client: DynamoDBClient, def: TableDefinition, name: string, options: EnsureOptions): Promise<void> {
   const log = options.log ?? (() => {});
+  const protect = options.deletionProtection !== false;
   const found = await describe(client, name);
   if (!found) {
     try {
-      await retryLimited(() => client.send(new CreateTableCommand(createTableInput(def, name))));
-      log(`created table ${name}`);
+      await retryLimited(() => client.send(new CreateTableCommand({ ...createTableInput(def, name), DeletionProtectionEnabled: protect })));
+      log(`created table ${name}${protect ? ' with deletion protection' : ''}`);
     } catch (error) {
       // Another db:create (or test) got there first: fine, it is the same definition.
       if (!(error instanceof ResourceInUseException)) throw error;
@@ -87,6 +103,15 @@ async function ensureTable(client: DynamoDBClient, def: TableDefinition, name: s
     throw new Error(`Table ${name} lacks local index ${missingLocal.map((i) => i.name).join(', ')}, which DynamoDB can only add by re-creating the table.`);
   }
 
+  // A table made before deletion protection was the default (or by hand) gets it now; never off.
+  if (protect && table.DeletionProtectionEnabled !== true) {
+    await retryLimited(() => client.send(new UpdateTableCommand({ TableName: name, DeletionProtectionEnabled: true })));
+    log(`enabled deletion protection on ${name}`);
+    await waitUntilActive(client, name, options.pollMs);
+  }
+
+  if (options.pointInTimeRecovery !== false) await ensurePointInTimeRecovery(client, name, log, options.pollMs);
+
   if (def.ttlAttribute && options.enableTtl !== false) {
     const ttl = (await client.send(new DescribeTimeToLiveCommand({ TableName: name }))).TimeToLiveDescription;
     const status = ttl?.TimeToLiveStatus;
@@ -99,14 +124,48 @@ async function ensureTable(client: DynamoDBClient, def: TableDefinition, name: s
   }
 }
 
-/** Too many table operations at once in the account (another deploy, say): wait and retry. */
-async function retryLimited<T>(operation: () => Promise<T>): Promise<T> {
+/**
+ * Point-in-time recovery, if it is not on yet. DynamoDB Local has no backup API at all (it answers
+ * UnknownOperationException, which AWS never does for these operations): skipped, with a log line.
+ */
+async function ensurePointInTimeRecovery(client: DynamoDBClient, name: string, log: (line: string) => void, pollMs = 2_000): Promise<void> {
+  let status: string | undefined;
+  try {
+    const out = await client.send(new DescribeContinuousBackupsCommand({ TableName: name }));
+    status = out.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'UnknownOperationException') {
+      log(`point-in-time recovery on ${name}: not supported by this endpoint (DynamoDB Local?), skipped`);
+      return;
+    }
+    throw error;
+  }
+  if (status === 'ENABLED' || status === 'ENABLING') return;
+  // A table created a moment ago can answer ContinuousBackupsUnavailable for a while: retried.
+  await retryLimited(
+    () => client.send(new UpdateContinuousBackupsCommand({ TableName: name, PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })),
+    [ContinuousBackupsUnavailableException],
+    pollMs,
+  );
+  log(`enabled point-in-time recovery on ${name}`);
+}
+
+/**
+ * Too many table operations at once in the account (another deploy, say), or one of the other
+ * transient errors in `also`: wait and retry.
+ */
+async function retryLimited<T>(
+  operation: () => Promise<T>,
+  also: readonly (abstract new (...args: never[]) => Error)[] = [],
+  baseMs = 1_000,
+): Promise<T> {
   for (let retry = 0; ; retry++) {
     try {
       return await operation();
     } catch (error) {
-      if (!(error instanceof LimitExceededException) || retry >= 8) throw error;
-      await sleep(backoffDelay(retry, { baseMs: 1_000, maxMs: 20_000, jitter: 'full' }));
+      const passing = error instanceof LimitExceededException || also.some((type) => error instanceof type);
+      if (!passing || retry >= 8) throw error;
+      await sleep(backoffDelay(retry, { baseMs, maxMs: 20_000, jitter: 'full' }));
     }
   }
 }
@@ -159,7 +218,10 @@ async function seedDefaultCoins(client: DynamoDBClient, table: string, log: (lin
   if (await putOnce({ ...SEED_MARKER })) log(`seeded ${DEFAULT_COINS.length} default coins into ${table}`);
 }
 
-/** Deletes the tables with this prefix (tests and local resets only; never called in production). */
+/**
+ * Deletes the tables with this prefix (tests and local resets only; never called in production).
+ * Tables with deletion protection (what db:create makes) are refused by DynamoDB: this fails.
+ */
 export async function deleteTables(client: DynamoDBClient, prefix: string, only?: readonly TableKey[]): Promise<void> {
   const names = tableNames(prefix);
   const keys = only ?? (Object.keys(TABLES) as TableKey[]);

@@ -1,7 +1,8 @@
 /**
  * The DynamoDB tables: the one source of truth for their names, keys, indexes and TTL attributes.
- * The store, `npm run db:create`, the tests and the deployment template (infra/deploy) all read
- * these definitions; see README.md next to this file for the access patterns behind each one.
+ * The store, `npm run db:create` and the tests read these definitions, and a test holds the
+ * deployment template's IAM policies (infra/deploy/stack.yaml) to exactly these tables and
+ * indexes; see README.md next to this file for the access patterns behind each one.
  *
  * Every table is on-demand (PAY_PER_REQUEST): the bot's load is spiky and small, and on-demand
  * needs no capacity planning. Physical names are `${TABLE_PREFIX}${name}`.
@@ -110,13 +111,6 @@ export const TABLES = {
     partitionKey: S('scope'),
     sortKey: S('coinId'),
   },
-  /** Group broadcast rules (for the alert engine; the Store port has no methods for them yet). */
-  groupRules: {
-    name: 'group-rules',
-    partitionKey: S('chatKey'),
-    sortKey: S('ruleId'),
-    globalIndexes: [{ name: 'rules-by-coin', partitionKey: S('coinId'), sortKey: S('chatKey'), projection: 'ALL' }],
-  },
   /** The activity log: per user (or per unlinked identity), newest first; expires. */
   activity: {
     name: 'activity',
@@ -128,7 +122,8 @@ export const TABLES = {
     ],
     ttlAttribute: 'ttl',
   },
-  /** Trade idempotency records (`trade#<username>#<key>`) and once-only claims (`claim#<key>`). */
+  /** Trade idempotency records (`trade#<username>#<key>`), once-only claims (`claim#<key>`) and
+   *  brute-force attempt counters (`attempts#<key>`): small keyed records that expire. */
   idempotency: {
     name: 'idempotency',
     partitionKey: S('id'),
@@ -139,32 +134,17 @@ export const TABLES = {
     name: 'counters',
     partitionKey: S('shard'),
   },
-  /** Messages to deliver after a state change (transactional outbox; for the alert engine). */
-  outbox: {
-    name: 'outbox',
-    partitionKey: S('messageId'),
-    globalIndexes: [
-      // Sparse: only undelivered messages carry `pendingShard`; delivery removes it.
-      { name: 'pending-index', partitionKey: S('pendingShard'), sortKey: N('dueAt'), projection: 'ALL' },
-    ],
-    ttlAttribute: 'ttl',
-  },
-  /** Leases, so only one instance runs a singleton job (the alert engine's poller) at a time. */
-  locks: {
-    name: 'locks',
-    partitionKey: S('lockName'),
-    ttlAttribute: 'ttl',
-  },
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableKey = keyof typeof TABLES;
 export type TableNames = Record<TableKey, string>;
 
-/** The tables the Store implementation reads and writes (the rest are created for later use). */
-export const STORE_TABLES: readonly TableKey[] = [
-  'users', 'userEmails', 'portfolios', 'transactions', 'priceAlerts', 'identities',
-  'linkCodes', 'trackedCoins', 'activity', 'idempotency', 'counters',
-];
+/**
+ * The tables the Store implementation reads and writes: every table. A table is defined here only
+ * together with the code that uses it, so `db:create` never makes (and the runtime role in
+ * infra/deploy/stack.yaml never grants) a table nothing reads.
+ */
+export const STORE_TABLES: readonly TableKey[] = Object.keys(TABLES) as TableKey[];
 
 export function tableNames(prefix: string): TableNames {
   return Object.fromEntries(Object.entries(TABLES).map(([key, def]) => [key, `${prefix}${def.name}`])) as TableNames;
