@@ -7,7 +7,7 @@ import { Dispatcher } from './dispatcher';
 import { CommandRegistry } from './registry';
 
 /** The ports and configuration the core is built from; createCore adds the rest of Services. */
-export type CoreDeps = Omit<Services, 'registry' | 'coins' | 'loginAttempts' | 'emailChanges'>;
+export type CoreDeps = Omit<Services, 'registry' | 'coins' | 'attempts'>;
 
 export interface Core {
   services: Services;
@@ -21,8 +21,7 @@ export function createCore(deps: CoreDeps): Core {
     ...deps,
     registry,
     coins: new CoinCatalog(deps.store, deps.prices, deps.clock),
-    loginAttempts: new AttemptLimiter(deps.clock, 5, 15 * 60_000),
-    emailChanges: new AttemptLimiter(deps.clock, 3, 24 * 60 * 60_000),
+    attempts: new AttemptLimiter(deps.store, deps.clock),
   };
   return { services, registry, dispatcher: new Dispatcher(services) };
 }
@@ -34,4 +33,6 @@ export const DEFAULT_CORE_CONFIG: CoreConfig = {
   maxAlertsPerUser: 20,
   activityRetentionDays: 30,
   confirmTradesAbove: '1000',
+  maxCommandAgeMs: 5 * 60_000,
+  priceRefreshMs: 30_000,
 };

@@ -16,8 +16,6 @@ export interface ArgSpec<T = unknown> {
   optional?: boolean;
   /** Takes every remaining word (at least one unless optional). */
   rest?: boolean;
-  /** Masked in logs and the activity log. */
-  secret?: boolean;
   schema: z.ZodType<T>;
 }
 
@@ -53,6 +51,11 @@ function positiveDecimal(what: string, maxDecimals: number) {
     return value;
   };
 }
+
+/** bcrypt reads only the first 72 bytes of a password: a longer one is refused, not cut short. */
+export const MAX_PASSWORD_BYTES = 72;
+export const passwordSchema = z.string().min(1, 'The password is empty.')
+  .refine((p) => new TextEncoder().encode(p).length <= MAX_PASSWORD_BYTES, `A password can be at most ${MAX_PASSWORD_BYTES} bytes (about ${MAX_PASSWORD_BYTES} letters; fewer with accents or emoji).`);
 
 export type BuyOrder = { kind: 'cash'; value: Dec } | { kind: 'quantity'; value: Dec };
 export type SellOrder = { kind: 'quantity'; value: Dec } | { kind: 'percent'; value: Dec } | { kind: 'all' };
@@ -105,7 +108,7 @@ export const args = {
   email: () =>
     spec('string', 'email address', z.email('That is not a valid email address.').max(254, 'That email address is too long.').transform((e) => e.toLowerCase())),
 
-  password: () => spec('string', 'password', z.string().min(1).max(200, 'That password is too long.'), { secret: true }),
+  password: () => spec('string', 'password', passwordSchema),
 
   role: () =>
     spec('choice', 'role', z.enum(ROLES, `The role must be one of: ${ROLES.join(', ')}.`), { choices: ROLES }),

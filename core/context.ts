@@ -16,6 +16,10 @@ export interface CoreConfig {
   activityRetentionDays: number;
   /** Trades worth more than this (base currency) ask for confirmation where buttons exist. */
   confirmTradesAbove: string;
+  /** A command that changes something and arrives later than this after it was sent is refused. */
+  maxCommandAgeMs: number;
+  /** How often live prices are fetched (one request for every tracked coin). */
+  priceRefreshMs: number;
 }
 
 export interface Services {
@@ -28,10 +32,8 @@ export interface Services {
   logger: Logger;
   config: CoreConfig;
   coins: CoinCatalog;
-  /** Failed logins, per identity and per account. */
-  loginAttempts: AttemptLimiter;
-  /** Email address changes per account: each sends a confirmation email to someone. */
-  emailChanges: AttemptLimiter;
+  /** Brute-force limits on logins, link codes and email changes, counted in the store. */
+  attempts: AttemptLimiter;
   registry: CommandRegistry;
 }
 

@@ -7,6 +7,7 @@ import type { ZodError } from 'zod';
 import type { ChatRef, CommandContext, Services } from './context';
 import { identityKey, type IdentityRef } from './domain';
 import { UserError } from './errors';
+import { formatTime } from './format';
 import { errorMessage, type RichMessage } from './messages';
 import { usageOf, type AnyCommand } from './registry';
 
@@ -17,6 +18,9 @@ export interface IncomingCommand {
   text: string;
   /** The platform's id for this delivery (message id, interaction id); a redelivery repeats it. */
   messageId: string;
+  /** When the user sent it (ms), where the platform says: a command that changes something and
+   *  arrives much later (the bot was down, the platform kept it) is refused rather than run late. */
+  sentAt?: number;
   /** The adapter renders buttons, so a large trade may ask for confirmation first. */
   canConfirm?: boolean;
   /** This is the user pressing a 'confirm' button. */
@@ -33,6 +37,11 @@ export interface DispatchResult {
 const MAX_INPUT = 1000;
 /** Non-trade side effects remember a delivery this long to ignore its redelivery. */
 const ONCE_TTL_MS = 24 * 60 * 60_000;
+/** Control and format characters (terminal escapes, bidi overrides, zero-width marks): never part
+ *  of a command, and dangerous to echo back into a terminal or a chat. */
+const INVISIBLE = /[\p{Cc}\p{Cf}]/gu;
+
+type Outcome = 'ok' | 'error' | 'denied';
 
 export class Dispatcher {
   constructor(private readonly services: Services) {}
@@ -42,8 +51,9 @@ export class Dispatcher {
     try {
       return await this.run(input, key);
     } catch (error) {
-      // Only the command word is logged: the rest of the line may hold a password.
-      const command = input.text.trim().split(/\s+/, 1)[0]?.slice(0, 40);
+      // Only the command's name is logged: the rest of the line may hold a password, and an
+      // unknown first word may be one.
+      const command = this.services.registry.resolve(commandWords(input.text))?.command.name;
       this.services.logger.error({ err: error, command, identity: key, messageId: input.messageId }, 'command failed');
       return { message: errorMessage('Something went wrong on our side and nothing was changed. Please try again in a moment.') };
     }
@@ -51,12 +61,10 @@ export class Dispatcher {
 
   private async run(input: IncomingCommand, key: string): Promise<DispatchResult> {
     const { registry, store } = this.services;
-    const text = input.text.trim();
-    if (text.length > MAX_INPUT) return { message: errorMessage('That message is too long to be a command.') };
-    const words = text.split(/\s+/);
-    const head = (words[0] ?? '').replace(/^\//, '').replace(/@\S*$/, '').toLowerCase();
+    if (input.text.length > MAX_INPUT) return { message: errorMessage('That message is too long to be a command.') };
+    const words = commandWords(input.text);
+    const head = words[0];
     if (!head) return { message: errorMessage('Commands start with /. Try /help.') };
-    words[0] = head;
 
     const linked = await store.findIdentity(key);
     const account = linked ? await store.getAccount(linked.username) : null;
@@ -69,38 +77,48 @@ export class Dispatcher {
 
     const found = registry.resolve(words);
     if (!found) {
-      await this.record(ctx, `/${head}`, 'error');
-      const suggestions = registry.suggest(head, caller);
-      const hint = suggestions.length ? ` Did you mean ${suggestions.map((s) => `/${s}`).join(' or ')}?` : '';
-      return { message: errorMessage(`I don't know /${head}.${hint} /help lists the commands.`) };
+      // The unknown word is not recorded: it may be a password typed without its command.
+      await this.record(ctx, '(unknown command)', 'error');
+      return { message: errorMessage(this.unknownCommand(head, ctx)) };
     }
     const { command } = found;
     const tokens = words.slice(found.consumed);
-    const detail = maskSecrets(command, tokens);
-    const secretInGroup = input.chat.type === 'group' && Object.values(command.args).some((a) => a.secret) && tokens.length > 0;
+    const detail = command.sensitive ? `/${command.name}` : [`/${command.name}`, ...tokens].join(' ').slice(0, 200);
+    const result = (message: RichMessage): DispatchResult => ({
+      message, command: command.name, deleteInput: command.sensitive === true && input.chat.type === 'group' && tokens.length > 0,
+    });
 
     const refusal = this.refusal(command, ctx);
     if (refusal) {
       await this.record(ctx, detail, 'denied');
-      return { message: refusal, command: command.name, deleteInput: secretInGroup };
+      return result(refusal);
     }
     const parsed = parseArgs(command, tokens);
     if (!parsed.ok) {
       await this.record(ctx, detail, 'error');
-      return { message: errorMessage(parsed.error, usageOf(command)), command: command.name, deleteInput: secretInGroup };
+      return result(errorMessage(parsed.error, usageOf(command)));
     }
-    if (command.mutates && !(await store.claimOnce(`once:${ctx.idempotencyKey}`, this.services.clock.now() + ONCE_TTL_MS))) {
-      return { message: errorMessage('Already done: this message was handled before.'), command: command.name };
+    const late = command.changes && this.lateness(input);
+    if (late) {
+      await this.record(ctx, detail, 'error');
+      return result(errorMessage(late));
     }
+    if (command.changes === 'state' && !(await store.claimOnce(`once:${ctx.idempotencyKey}`, this.services.clock.now() + ONCE_TTL_MS))) {
+      return result(errorMessage('Already done: this message was handled before.'));
+    }
+    let message: RichMessage;
+    let outcome: Outcome = 'ok';
     try {
-      const message = await command.run(ctx, parsed.values as never);
-      await this.record(ctx, detail, 'ok');
-      return { message, command: command.name, deleteInput: secretInGroup };
+      message = await command.run(ctx, parsed.values as never);
     } catch (error) {
       if (!(error instanceof UserError)) throw error;
-      await this.record(ctx, detail, 'error');
-      return { message: errorMessage(error.message), command: command.name, deleteInput: secretInGroup };
+      message = errorMessage(error.message);
+      outcome = 'error';
     }
+    // The command has run (a trade may have committed): from here on nothing may turn the
+    // answer into "nothing was changed".
+    await this.record(ctx, detail, outcome);
+    return result(message);
   }
 
   /** Why this caller may not run the command here, or undefined when they may. */
@@ -117,19 +135,40 @@ export class Dispatcher {
     return undefined;
   }
 
-  private async record(ctx: CommandContext, detail: string, outcome: 'ok' | 'error' | 'denied'): Promise<void> {
-    await this.services.store.recordActivity({
-      at: this.services.clock.now(), identityKey: ctx.identityKey, platform: ctx.identity.platform,
-      username: ctx.account?.username ?? null, command: detail.split(' ')[0]!, detail, outcome,
-    });
+  /** In a group the word is not echoed (nor hinted at): it may be a secret typed in the wrong place. */
+  private unknownCommand(head: string, ctx: CommandContext): string {
+    if (ctx.chat.type === 'group') return "That is not one of my commands. /help lists them.";
+    const suggestions = this.services.registry.suggest(head, ctx.caller);
+    const hint = suggestions.length ? ` Did you mean ${suggestions.map((s) => `/${s}`).join(' or ')}?` : '';
+    return `I don't know /${head.slice(0, 40)}.${hint} /help lists the commands.`;
+  }
+
+  /** Why a command that changes something is too old to run, or undefined when it is fresh. */
+  private lateness(input: IncomingCommand): string | undefined {
+    if (input.sentAt === undefined) return undefined;
+    const age = this.services.clock.now() - input.sentAt;
+    if (age <= this.services.config.maxCommandAgeMs) return undefined;
+    return `You sent this at ${formatTime(input.sentAt)}, too long ago for me to act on it now: nothing was changed. Send it again if you still want it.`;
+  }
+
+  /** Bookkeeping never fails a command: by now the command may have committed. */
+  private async record(ctx: CommandContext, detail: string, outcome: Outcome): Promise<void> {
+    try {
+      await this.services.store.recordActivity({
+        at: this.services.clock.now(), identityKey: ctx.identityKey, platform: ctx.identity.platform,
+        username: ctx.account?.username ?? null, command: detail.split(' ')[0]!, detail, outcome,
+      });
+    } catch (error) {
+      this.services.logger.warn({ err: error, command: detail.split(' ')[0], identity: ctx.identityKey }, 'could not record activity');
+    }
   }
 }
 
-/** The command line as recorded: secret arguments masked, and clipped. */
-function maskSecrets(command: AnyCommand, tokens: string[]): string {
-  const specs = Object.values(command.args);
-  const shown = tokens.map((token, i) => (specs[Math.min(i, specs.length - 1)]?.secret ? '****' : token));
-  return [`/${command.name}`, ...shown].join(' ').slice(0, 200);
+/** The typed line as words, invisible characters dropped, the command word normalised ("/Buy@Bot" → "buy"). */
+function commandWords(text: string): string[] {
+  const words = text.replace(INVISIBLE, (c) => (/\s/.test(c) ? ' ' : '')).trim().split(/\s+/).filter(Boolean);
+  if (words[0] !== undefined) words[0] = words[0].replace(/^\//, '').replace(/@\S*$/, '').toLowerCase();
+  return words[0] ? words : [];
 }
 
 type Parsed = { ok: true; values: Record<string, unknown> } | { ok: false; error: string };

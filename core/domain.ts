@@ -61,6 +61,10 @@ export interface Portfolio {
   /** Bumped on every trade; optimistic stores condition their write on it. */
   version: number;
   createdAt: number;
+  /** Timestamp (ms) of the account's latest trade, 0 before the first. Each trade is stamped
+   *  after it (see applyPlan), so one account's ledger in time order is its commit order even
+   *  when several processes with their own clocks trade on it. */
+  lastTradeAt: number;
 }
 
 export type TradeSide = 'buy' | 'sell';
@@ -114,7 +118,8 @@ export interface ActivityEntry {
   platform: Platform;
   username: string | null;
   command: string;
-  /** Arguments with secrets masked. */
+  /** The command line as typed, clipped; only the command's name for commands whose arguments
+   *  are secret (/login, /link), and "(unknown command)" for a word that is not one. */
   detail: string;
   outcome: 'ok' | 'error' | 'denied';
 }

@@ -46,6 +46,15 @@ export function formatAge(ms: number): string {
   return `${Math.round(minutes / 60)} h ago`;
 }
 
+/** How long to wait, rounded up: never tells someone to try again a moment too early. */
+export function formatWait(ms: number): string {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes <= 60) return `${minutes} min`;
+  return `${Math.ceil(minutes / 60)} h`;
+}
+
 export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
 }

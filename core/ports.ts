@@ -44,6 +44,14 @@ export class ConflictError extends Error {
   }
 }
 
+/** One key's attempts in its current window (see Store.recordAttempt). */
+export interface Attempts {
+  count: number;
+  /** The window's first attempt: the window began then. */
+  firstAt: number;
+  lastAt: number;
+}
+
 export type AccountPatch = Partial<Pick<Account, 'email' | 'role' | 'currency' | 'emailNotifications' | 'passwordHash'>>;
 
 export interface Store {
@@ -74,10 +82,12 @@ export interface Store {
    * transaction and the idempotency record in one atomic step. `plan` is pure and may be called
    * more than once (optimistic stores retry it on a version conflict). Holdings whose quantity is
    * zero are not stored. Throws if the plan's version is not current.version + 1. A rejected plan
-   * leaves the idempotency key unused. Keys are scoped to the username.
+   * leaves the idempotency key unused. Keys are scoped to the username. The transaction is stamped
+   * no earlier than the portfolio's lastTradeAt + 1, which then moves to it (core/trading.ts
+   * applyPlan), so an account's timestamps rise in commit order.
    */
   executeTrade(username: string, idempotencyKey: string, plan: (current: Portfolio) => TradePlan): Promise<TradeOutcome>;
-  /** Newest first. */
+  /** Newest first: the reverse of the order the trades were committed in. */
   listTransactions(username: string, page: PageRequest): Promise<Page<Transaction>>;
   /** Every account's transactions, newest first. */
   listAllTransactions(page: PageRequest): Promise<Page<Transaction>>;
@@ -98,6 +108,21 @@ export interface Store {
 
   /** Records that a non-trade side effect ran for this key; false if it already had. */
   claimOnce(key: string, expiresAt: number): Promise<boolean>;
+  /** Gives a claim up (the side effect failed before it happened), so the key can be claimed again. */
+  releaseOnce(key: string): Promise<void>;
+
+  /**
+   * Counts one attempt under `key` (a failed login, a wrong link code, an email change) atomically,
+   * however many processes record at once. A window opens at the first attempt and lasts
+   * `windowMs`; an attempt at or after its end (now >= firstAt + windowMs) opens a new window at
+   * count 1. Returns the window including this attempt. The store keeps no clock: `now` is the
+   * caller's.
+   */
+  recordAttempt(key: string, now: number, windowMs: number): Promise<Attempts>;
+  /** The key's open window, or null when there is none at `now`. */
+  getAttempts(key: string, now: number): Promise<Attempts | null>;
+  /** Forgets the key's attempts (after a success). */
+  clearAttempts(key: string): Promise<void>;
 
   recordActivity(entry: ActivityEntry): Promise<void>;
   /** Newest first. */

@@ -24,8 +24,13 @@ export interface CommandSpec<A extends Record<string, ArgSpec<any>> = Record<str
   roles: readonly Caller[];
   /** 'private': refused in groups (passwords, link codes). */
   chats: ChatScope;
-  /** Changes state other than a trade: a redelivered message must not run it twice. */
-  mutates?: boolean;
+  /** What running it changes. 'trade' goes through the store's idempotent trade; 'state' is any
+   *  other change, which a redelivered message must not run twice. Either way, a message that
+   *  reaches the bot long after it was sent is refused rather than run late. */
+  changes?: 'trade' | 'state';
+  /** Everything typed after the command word is secret (a password, a link code): it is never
+   *  recorded, logged or echoed, and a platform deletes it from a group where it can. */
+  sensitive?: boolean;
   /** Why a role is refused, when the matrix has a reason worth telling ("admins do not trade"). */
   deniedNote?: string;
   run(ctx: CommandContext, args: ArgValues<A>): Promise<RichMessage>;

@@ -128,7 +128,8 @@ function transaction(type: 'buy' | 'sell', quantity: Dec, amount: Dec, tradeFee:
 /**
  * Runs a store's trade plan against the current portfolio with the checks every store makes:
  * the plan must bump the version by one and stay within the account; sold-out holdings are
- * dropped and createdAt is kept. Stores call this inside their atomic section.
+ * dropped and createdAt is kept. Stores call this inside their atomic section (and again on each
+ * optimistic retry), which is what makes the stamping below follow the commit order.
  */
 export function applyPlan(username: string, current: Portfolio, plan: (current: Portfolio) => TradePlan):
   { ok: false; reason: string } | { ok: true; portfolio: Portfolio; transaction: Transaction } {
@@ -141,7 +142,16 @@ export function applyPlan(username: string, current: Portfolio, plan: (current: 
     throw new Error(`Trade plan for ${username} returned another account's records`);
   }
   const holdings = Object.fromEntries(Object.entries(decision.portfolio.holdings).filter(([, h]) => !dec(h.quantity).isZero()));
-  return { ok: true, transaction: decision.transaction, portfolio: { ...decision.portfolio, holdings, createdAt: current.createdAt } };
+  // The plan's time was read before the atomic section, on one of possibly several processes'
+  // clocks: a trade committed after another may carry an earlier time. Stamping each trade after
+  // the account's previous one keeps the ledger's time order equal to its commit order, so
+  // replaying /history never shows cash that was not there.
+  const timestamp = Math.max(decision.transaction.timestamp, current.lastTradeAt + 1);
+  return {
+    ok: true,
+    transaction: { ...decision.transaction, timestamp },
+    portfolio: { ...decision.portfolio, holdings, createdAt: current.createdAt, lastTradeAt: timestamp },
+  };
 }
 
 /** Cash and holdings that a list of transactions implies: the ledger, for reconciliation. */

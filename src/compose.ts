@@ -41,18 +41,32 @@ export interface RunningFeed {
   stop(): Promise<void>;
 }
 
+/** Start-up waits at most this long for the first prices. */
+const STARTUP_WAIT_MS = 3_000;
+
+/** Resolves when `work` settles or after `ms`, whichever comes first; never rejects. */
+function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    work.then(() => resolve(), () => resolve()).finally(() => clearTimeout(timer));
+  });
+}
+
 export async function startPriceFeed(config: Config, logger: PinoLogger): Promise<RunningFeed> {
   if (config.PRICE_FEED !== 'simulated') {
     const client = new CoinGeckoClient({ baseUrl: config.COINGECKO_BASE_URL, apiKey: config.COINGECKO_API_KEY, plan: config.COINGECKO_API_PLAN, logger });
     if (config.PRICE_FEED === 'coingecko' || (await probeCoinGecko(client))) {
       const feed = new CoinGeckoFeed({ client, logger, clock: systemClock, pollIntervalMs: config.PRICE_POLL_SECONDS * 1000 });
       feed.start();
-      // Answer the first command with prices, not "no price yet".
-      await feed.refresh();
-      logger.info({ baseUrl: config.COINGECKO_BASE_URL ?? 'default' }, 'live prices from CoinGecko');
+      // Answer the first command with prices, not "no price yet", unless they are slow to come.
+      await settledWithin(feed.refresh(), STARTUP_WAIT_MS);
+      logger.info({ baseUrl: config.COINGECKO_BASE_URL ?? 'default' }, 'prices: live from CoinGecko');
       return { feed, stop: () => feed.stop() };
     }
-    logger.warn('CoinGecko cannot be reached: using SIMULATED prices (every price shown says so)');
+    logger.warn({ baseUrl: config.COINGECKO_BASE_URL ?? 'default' }, 'prices: SIMULATED, because CoinGecko did not answer within 3 s (every price shown says so)');
+  } else {
+    logger.info('prices: SIMULATED, as PRICE_FEED=simulated asks (every price shown says so)');
   }
   const feed = new SimulatedFeed({ seed: config.SIMULATED_SEED, clock: systemClock });
   feed.step();
@@ -89,6 +103,8 @@ export function buildCore(config: Config, store: Store, prices: PriceFeed, notif
       maxAlertsPerUser: config.MAX_ALERTS_PER_USER,
       activityRetentionDays: config.ACTIVITY_RETENTION_DAYS,
       confirmTradesAbove: config.CONFIRM_TRADES_ABOVE,
+      maxCommandAgeMs: config.MAX_COMMAND_AGE_SECONDS * 1000,
+      priceRefreshMs: config.PRICE_POLL_SECONDS * 1000,
     },
   });
 }

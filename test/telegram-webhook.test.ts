@@ -3,9 +3,15 @@
  * the Bot API (the stand-in) to post there with a secret token, and refuses requests without it.
  * The stand-in posts updates to the bot's loopback address as Telegram would post to the public URL.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTelegramBot, type TelegramBot } from '../adapters/telegram/bot';
 import type { Logger } from '../core/ports';
+import { loadConfig } from '../src/config';
 import { makeTestBot, type TestBot } from './support/harness';
 import { startTelegramStandin, type StandinMessage, type StandinUser, type TelegramStandin } from './support/telegram-standin';
 
@@ -26,8 +32,8 @@ let local: string;
 let ann: StandinUser;
 
 beforeEach(async () => {
-  standin = await startTelegramStandin();
   core = await makeTestBot();
+  standin = await startTelegramStandin({ now: () => core.clock.now() });
   logger = quietLogger();
   tg = createTelegramBot({
     token: standin.token, apiRoot: standin.apiRoot, core: core.core, logger, limits: UNLIMITED,
@@ -60,7 +66,8 @@ function post(url: string, body: unknown, headers: Record<string, string> = {}, 
 const signupUpdate = (updateId: number) => ({
   update_id: updateId,
   message: {
-    message_id: 1, date: 1, text: '/signup eve eve@example.com', entities: [{ type: 'bot_command', offset: 0, length: 7 }],
+    // Dated by the bot's clock: a message that old would be refused as too late to act on.
+    message_id: 1, date: Math.floor((core ? core.clock.now() : Date.now()) / 1000), text: '/signup eve eve@example.com', entities: [{ type: 'bot_command', offset: 0, length: 7 }],
     from: { id: 6666, is_bot: false, first_name: 'Eve' }, chat: { id: 6666, type: 'private', first_name: 'Eve' },
   },
 });
@@ -122,4 +129,90 @@ describe('Telegram bot with a webhook', () => {
   it('will not run a webhook without a usable secret', () => {
     expect(() => createTelegramBot({ token: standin.token, core: core.core, logger, webhook: { url: PUBLIC_URL, secret: '', port: 0 } })).toThrow(/secret token/);
   });
+});
+
+/**
+ * The webhook server speaks plain HTTP (TLS ends at a load balancer or reverse proxy), so it must
+ * listen only where HOST says. "Other" is an address of this machine the server should not be
+ * reachable on: a non-loopback IPv4 address, else the IPv6 loopback.
+ */
+describe('the webhook server binds to HOST', () => {
+  const otherAddress = (() => {
+    const all = Object.values(networkInterfaces()).flat().filter((a) => a !== undefined);
+    return all.find((a) => a.family === 'IPv4' && !a.internal)?.address ?? all.find((a) => a.address === '::1')?.address;
+  })();
+  const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}/telegram/hook-3f9a`;
+  /** Status of an unauthenticated POST (401 from the bot), or the connection error's code. */
+  const probe = (host: string, port: number) =>
+    post(urlOf(host, port), signupUpdate(1)).then((r) => r.status, (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message);
+
+  async function freePort(host: string): Promise<number> {
+    const server = createNetServer();
+    await new Promise<void>((done, fail) => server.once('error', fail).listen(0, host, done));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((done) => server.close(done));
+    return port;
+  }
+
+  it('defaults to loopback in configuration, and refuses a malformed HOST', () => {
+    expect(loadConfig({}).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+    expect(() => loadConfig({ HOST: 'every interface' })).toThrow(/HOST/);
+  });
+
+  it('listens on loopback only by default, and on every interface when told', async () => {
+    const quiet = quietLogger();
+    const loopback = createTelegramBot({ token: standin.token, apiRoot: standin.apiRoot, core: core.core, logger: quiet, webhook: { url: PUBLIC_URL, secret: SECRET, port: 0 } });
+    await loopback.start();
+    try {
+      const { address, port } = loopback.webhookAddress()!;
+      expect(address).toBe('127.0.0.1');
+      expect(await probe('127.0.0.1', port)).toBe(401);
+      if (otherAddress) expect(await probe(otherAddress, port)).toBe('ECONNREFUSED');
+    } finally {
+      await loopback.stop();
+    }
+
+    const everywhere = createTelegramBot({ token: standin.token, apiRoot: standin.apiRoot, core: core.core, logger: quiet, webhook: { url: PUBLIC_URL, secret: SECRET, port: 0, host: '0.0.0.0' } });
+    await everywhere.start();
+    try {
+      const { address, port } = everywhere.webhookAddress()!;
+      expect(address).toBe('0.0.0.0');
+      expect(await probe('127.0.0.1', port)).toBe(401);
+      if (otherAddress && !otherAddress.includes(':')) expect(await probe(otherAddress, port)).toBe(401);
+    } finally {
+      await everywhere.stop();
+    }
+  });
+
+  it.skipIf(!otherAddress)('npm start listens on HOST:PORT from the environment, and nowhere else', async () => {
+    const host = otherAddress!;
+    const port = await freePort(host);
+    const dataDir = mkdtempSync(join(tmpdir(), 'cp-webhook-host-'));
+    const setWebhooks = () => standin.calls.filter((c) => c.method === 'setWebhook').length;
+    const before = setWebhooks();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: resolve(import.meta.dirname, '..'),
+      env: {
+        PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PRICE_FEED: 'simulated', LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
+        TELEGRAM_BOT_TOKEN: standin.token, TELEGRAM_API_ROOT: standin.apiRoot,
+        TELEGRAM_WEBHOOK_URL: PUBLIC_URL, TELEGRAM_WEBHOOK_SECRET: SECRET, HOST: host, PORT: String(port),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (c) => (stderr += c));
+    const exited = new Promise<number | null>((done) => child.on('close', done));
+    try {
+      // setWebhook comes after the server listens.
+      await standin.waitFor(() => setWebhooks() > before, 30_000);
+      expect(await probe(host, port)).toBe(401);
+      expect(await probe('127.0.0.1', port)).toBe('ECONNREFUSED');
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    expect(stderr).not.toMatch(/"level":50/);
+  }, 60_000);
 });

@@ -3,6 +3,8 @@
  * process, commands through a pipe, replies on standard output, exit 0 at end of input.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -66,8 +68,9 @@ describe('terminal chat', () => {
   });
 
   it('keeps accounts across restarts (the embedded store is a file)', async () => {
-    const { code, stdout } = await runBot('/as ann\n/history\n', { PRICE_FEED: 'coingecko', COINGECKO_BASE_URL: coingecko.url });
+    const { code, stdout } = await runBot('/as ann\n/history\n/about\n', { PRICE_FEED: 'coingecko', COINGECKO_BASE_URL: coingecko.url, PRICE_POLL_SECONDS: '45' });
     expect(code).toBe(0);
+    expect(stdout).toContain('Prices come from CoinGecko and refresh every 45 s.');
     expect(stdout).toMatch(/buy\s+bitcoin\s+0\.01\s+\$50,000\.00\s+\$500\.00/);
   });
 
@@ -76,8 +79,23 @@ describe('terminal chat', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/ETH Ethereum\s+\$[\d,.]+ \(simulated\)/);
     expect(stdout).toContain('Prices are simulated');
-    expect(stderr).toContain('SIMULATED prices');
+    expect(stderr).toContain('prices: SIMULATED');
   });
+
+  it('decides on simulated prices within seconds when CoinGecko accepts connections but never answers', async () => {
+    // Before, start-up waited out two 10 s pings (21 s) before the first prompt: past this test's limit.
+    const silent = createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((ready) => silent.listen(0, '127.0.0.1', ready));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const { code, stdout, stderr } = await runBot('/price eth\n', { PRICE_FEED: 'auto', COINGECKO_BASE_URL: `http://127.0.0.1:${port}/api/v3` });
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/ETH Ethereum\s+\$[\d,.]+ \(simulated\)/);
+      expect(stderr).toContain('CoinGecko did not answer within 3 s');
+    } finally {
+      silent.close();
+    }
+  }, 12_000);
 
   it('creates the first admin from the command line, who then manages roles in chat', async () => {
     const created = await runBot('', {}, 'src/scripts/admin.ts', ['create', '--username', 'root', '--email', 'root@example.com', '--identity', 'console:boss']);
@@ -95,6 +113,22 @@ describe('terminal chat', () => {
       PRICE_FEED: 'simulated', BOOTSTRAP_ADMIN_USERNAME: 'chief', BOOTSTRAP_ADMIN_EMAIL: 'chief@example.com', BOOTSTRAP_ADMIN_IDENTITY: 'console:chief',
     });
     expect(stdout).toMatch(/chief\n\nRole:\s+admin/);
+  });
+
+  it('never hands the bootstrap admin role or the operator\'s identity to someone who took the username', async () => {
+    await runBot('/as mallory\n/signup operator mallory@evil.io\n', { PRICE_FEED: 'simulated' });
+    const env = { PRICE_FEED: 'simulated', BOOTSTRAP_ADMIN_USERNAME: 'operator', BOOTSTRAP_ADMIN_EMAIL: 'ops@company.io', BOOTSTRAP_ADMIN_IDENTITY: 'console:ops' };
+    const { code, stdout, stderr } = await runBot('/as ops\n/whoami\n/as mallory\n/whoami\n', env);
+    expect(code).toBe(0);
+    expect(stderr).toContain('bootstrap admin refused: the account operator exists with a different email address');
+    expect(stdout).toMatch(/console:ops\) is not linked to an account/);
+    expect(stdout).toMatch(/operator\n\nRole:\s+user/);
+    const role = await runBot('', {}, 'src/scripts/admin.ts', ['role', '--username', 'operator', '--email', 'ops@company.io', '--role', 'admin']);
+    expect(role.code).toBe(2);
+    expect(role.stderr).toContain('the account operator has a different email address: its role was not changed');
+    const create = await runBot('', {}, 'src/scripts/admin.ts', ['create', '--username', 'operator', '--email', 'ops@company.io', '--identity', 'console:ops']);
+    expect(create.code).toBe(2);
+    expect(create.stderr).toContain('exists with a different email address');
   });
 
   it('stops with a message naming a bad configuration variable', async () => {

@@ -7,8 +7,9 @@
  *   identity   {platform: 'telegram', userId: String(from.id)}
  *   chat       {type: private | group, id: 'telegram:<chat id>'}; a forum topic is answered in it
  *   messageId  the Telegram message id (the core scopes it by chat), so a redelivered update never
- *              trades twice; a Confirm press uses the prompt's message id; update ids already seen
- *              are also dropped here, so a redelivery is not even answered twice
+ *              trades twice; a Confirm press uses the prompt's message id; update ids are also
+ *              claimed in the store, so a redelivery is not even answered twice, after a
+ *              restart or on another instance either
  *   buttons    confirm / cancel / refresh / paging (see buttons.ts); a press by anyone but the
  *              person who sent the command is refused
  */
@@ -33,7 +34,10 @@ export interface TelegramWebhookOptions {
   /** Sent back by Telegram in X-Telegram-Bot-Api-Secret-Token; requests without it are refused. */
   secret: string;
   port: number;
-  /** Default: every interface. */
+  /**
+   * The interface to listen on (plain HTTP; TLS ends at a load balancer or reverse proxy in front).
+   * Default: loopback only, 127.0.0.1; `0.0.0.0` (or `::`) for every interface.
+   */
   host?: string;
 }
 
@@ -76,7 +80,8 @@ const STAFF_ROLES: readonly Caller[] = ['admin', 'analyst', 'moderator'];
 const MENU_RECHECK_MS = 60_000;
 /** Commands after which the caller's role may have changed. */
 const IDENTITY_COMMANDS = new Set(['signup', 'login', 'link', 'start', 'unlink']);
-const SEEN_UPDATES = 10_000;
+/** Telegram keeps an unconfirmed update for at most 24 hours, so a redelivery comes sooner. */
+const UPDATE_CLAIM_MS = 24 * 60 * 60_000;
 const COMMAND = /^\/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?=\s|$)/;
 
 /** Where a reply goes; `updateId` (the update it answers) goes into the sender's log lines. */
@@ -110,7 +115,6 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   const sender = new TelegramSender({ call, logger, limits: options.limits });
   const buttons = new ButtonStore(now, { confirmMs: 5 * 60_000, otherMs: 60 * 60_000, ...options.buttonTtl });
 
-  const seen = new Set<number>();
   const chains = new Map<string, Promise<void>>();
   const handlers = new Set<Promise<unknown>>();
   const menus = new Map<number, { role: Caller; checkedAt: number }>();
@@ -242,6 +246,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       chat: chatRefOf(chat),
       text: `/${name}${text.slice(head!.length)}`,
       messageId: String(msg.message_id),
+      sentAt: msg.date * 1000,
       canConfirm: true,
     });
     await answerCommand(msg, from, result, updateId);
@@ -354,15 +359,20 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     return next;
   }
 
+  // Update ids count per bot: the bot id (the token's first part) keeps two bots on one store apart.
+  const updateClaim = (updateId: number) => `telegram-update:${options.token.split(':')[0]}:${updateId}`;
+
   async function handleUpdate(update: Update): Promise<void> {
     const updateId = update.update_id;
-    if (seen.has(updateId)) {
-      logger.info({ updateId }, 'telegram update delivered again: ignored');
-      return;
-    }
-    seen.add(updateId);
-    if (seen.size > SEEN_UPDATES) seen.delete(seen.values().next().value!);
+    // Claimed in the store, not in memory: a redelivery is recognised after a restart and by
+    // another instance, for every command (not only those the core keeps from running twice).
+    let claimed = false;
     try {
+      claimed = await core.services.store.claimOnce(updateClaim(updateId), now() + UPDATE_CLAIM_MS);
+      if (!claimed) {
+        logger.info({ updateId }, 'telegram update delivered again: ignored');
+        return;
+      }
       if ('message' in update) {
         await inOrder(String(update.message.chat.id), () => handleMessage(update.message, updateId));
       } else if ('callback_query' in update) {
@@ -372,8 +382,12 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
         handleMembership(update.my_chat_member);
       }
     } catch (error) {
-      // The update is lost, but the bot goes on: a redelivery would hit the core's idempotency.
-      seen.delete(updateId);
+      // The bot goes on. The claim is given up, so a redelivery of this update runs again (the
+      // core's idempotency keeps it from trading or changing anything twice).
+      if (claimed) {
+        await core.services.store.releaseOnce(updateClaim(updateId))
+          .catch((failure) => logger.warn({ updateId, ...errorSummary(failure) }, 'could not release a telegram update claim'));
+      }
       logger.error({ updateId, ...errorSummary(error) }, 'telegram update failed');
     }
   }
@@ -413,7 +427,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     const http = createServer((req, res) => void handleWebhookRequest(req, res));
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
-      http.listen(webhook.port, webhook.host, () => {
+      http.listen(webhook.port, webhook.host ?? '127.0.0.1', () => {
         http.off('error', reject);
         resolve();
       });
@@ -426,7 +440,8 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       await closeServer();
       throw error;
     }
-    logger.info({ path: webhookPath, port: (http.address() as AddressInfo).port }, 'telegram bot receiving updates by webhook');
+    const { address, port } = http.address() as AddressInfo;
+    logger.info({ path: webhookPath, host: address, port }, 'telegram bot receiving updates by webhook');
   }
 
   async function pollForever(): Promise<void> {

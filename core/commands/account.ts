@@ -1,11 +1,12 @@
 import { createHash, randomInt } from 'node:crypto';
 import { ACCESS } from '../access';
 import { args, optional } from '../args';
+import { LIMITS } from '../attempt-limiter';
 import type { CommandContext } from '../context';
 import { FIAT_CURRENCIES } from '../currencies';
 import type { Account } from '../domain';
 import { UserError } from '../errors';
-import { formatMoney } from '../format';
+import { formatMoney, formatWait } from '../format';
 import { dec } from '../money';
 import { reply, type RichMessage } from '../messages';
 import { ConflictError } from '../ports';
@@ -29,9 +30,14 @@ function alreadyLinked(account: Account): UserError {
 
 export async function redeemLinkCode(ctx: CommandContext, code: string): Promise<RichMessage> {
   if (ctx.account) throw alreadyLinked(ctx.account);
-  const { store, clock } = ctx.services;
+  const { store, clock, attempts } = ctx.services;
+  // Codes are long enough that guessing is hopeless; the limit keeps it that way.
+  const guesses = { policy: LIMITS.linkCodeByIdentity, key: ctx.identityKey };
+  const wait = await attempts.attempt(guesses);
+  if (wait > 0) throw new UserError(`Too many wrong link codes: try again in ${formatWait(wait)}.`);
   const username = await store.consumeLinkCode(hashLinkCode(code), clock.now());
   if (!username) throw new UserError('That link code is unknown, used or expired. Run /link again where you are signed in to get a new one.');
+  await attempts.reset(guesses);
   try {
     await store.linkIdentity({ key: ctx.identityKey, platform: ctx.identity.platform, username, linkedAt: clock.now() });
   } catch (error) {
@@ -49,7 +55,7 @@ export const signup = defineCommand({
   examples: ['/signup satoshi satoshi@example.com'],
   roles: ACCESS.public,
   chats: 'any',
-  mutates: true,
+  changes: 'state',
   async run(ctx, { username, email }) {
     if (ctx.account) throw alreadyLinked(ctx.account);
     const { store, clock, config } = ctx.services;
@@ -77,19 +83,22 @@ export const login = defineCommand({
   examples: ['/login ada@example.com correct-horse'],
   roles: ACCESS.public,
   chats: 'private',
+  sensitive: true,
   async run(ctx, { email, password }) {
     if (ctx.account) throw alreadyLinked(ctx.account);
-    const { store, passwords, loginAttempts, clock } = ctx.services;
-    const keys = [`identity:${ctx.identityKey}`, `account:${email}`];
-    const wait = Math.max(...keys.map((k) => loginAttempts.retryAfter(k)));
-    if (wait > 0) throw new UserError(`Too many failed logins: try again in ${Math.ceil(wait / 60_000)} min.`);
+    const { store, passwords, attempts, clock } = ctx.services;
+    // Counted before the password is checked (and forgotten when it is right), so that attempts
+    // arriving together cannot all be checked before any of them counts.
+    const counters = [
+      { policy: LIMITS.loginByIdentity, key: ctx.identityKey },
+      { policy: LIMITS.loginByAccount, key: email.toLowerCase() },
+    ];
+    const wait = await attempts.attempt(...counters);
+    if (wait > 0) throw new UserError(`Too many failed logins: try again in ${formatWait(wait)}.`);
     const account = await store.getAccountByEmail(email);
     const valid = await passwords.verify(password, account?.passwordHash ?? null);
-    if (!account || !valid) {
-      keys.forEach((k) => loginAttempts.record(k));
-      throw new UserError('Wrong email or password.');
-    }
-    keys.forEach((k) => loginAttempts.reset(k));
+    if (!account || !valid) throw new UserError('Wrong email or password.');
+    await attempts.reset(...counters);
     try {
       await store.linkIdentity({ key: ctx.identityKey, platform: ctx.identity.platform, username: account.username, linkedAt: clock.now() });
     } catch (error) {
@@ -107,7 +116,8 @@ export const link = defineCommand({
   examples: ['/link', '/link 7KQ2M9XD'],
   roles: ACCESS.public,
   chats: 'private',
-  mutates: true,
+  sensitive: true,
+  changes: 'state',
   async run(ctx, { code }) {
     if (code) return redeemLinkCode(ctx, code);
     const account = requireAccount(ctx);
@@ -131,7 +141,7 @@ export const unlink = defineCommand({
   examples: ['/unlink'],
   roles: ACCESS.everyAccount,
   chats: 'any',
-  mutates: true,
+  changes: 'state',
   async run(ctx) {
     const account = requireAccount(ctx);
     const { store } = ctx.services;
@@ -187,7 +197,7 @@ export const settingsEmail = defineCommand({
   examples: ['/settings email on', '/settings email ada@example.com', '/settings email off'],
   roles: ACCESS.everyAccount,
   chats: 'any',
-  mutates: true,
+  changes: 'state',
   async run(ctx, { setting }) {
     const account = requireAccount(ctx);
     const { notifier, store } = ctx.services;
@@ -199,17 +209,15 @@ export const settingsEmail = defineCommand({
       return reply('success', { text: 'Email notifications are off.' });
     }
     let email = account.email;
-    const changes = `email:${account.username}`;
     if (choice !== 'on' && choice !== account.email) {
-      // Each new address gets a confirmation email: cap how many strangers one account can mail.
-      const wait = ctx.services.emailChanges.retryAfter(changes);
-      if (wait > 0) throw new UserError(`You have changed your email address ${ctx.services.emailChanges.maxAttempts} times today: try again in ${Math.ceil(wait / 3_600_000)} h.`);
       const parsed = args.email().schema.safeParse(choice);
       if (!parsed.success) throw new UserError('That is not a valid email address.');
       email = parsed.data;
       const owner = await store.getAccountByEmail(email);
       if (owner && owner.username !== account.username) throw new UserError('That email address belongs to another account.');
-      ctx.services.emailChanges.record(changes);
+      // Each new address gets a confirmation email: cap how many strangers one account can mail.
+      const wait = await ctx.services.attempts.attempt({ policy: LIMITS.emailChanges, key: account.username });
+      if (wait > 0) throw new UserError(`You have changed your email address ${LIMITS.emailChanges.free} times today: try again in ${formatWait(wait)}.`);
     }
     // Subscribing a new address also drops the old one.
     await notifier.subscribe(account.username, email);

@@ -14,7 +14,7 @@ export const alert = defineCommand({
   examples: ['/alert btc above 100000', '/alert eth below 2500'],
   roles: ACCESS.trading,
   chats: 'any',
-  mutates: true,
+  changes: 'state',
   deniedNote: 'Price alerts belong to user accounts.',
   async run(ctx, { coin: token, condition, price }) {
     const account = requireAccount(ctx);

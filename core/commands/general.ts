@@ -19,6 +19,7 @@ export const start = defineCommand({
   examples: ['/start'],
   roles: ACCESS.public,
   chats: 'any',
+  sensitive: true,
   async run(ctx, { code }) {
     // Telegram deep links (t.me/bot?start=CODE) arrive as /start CODE.
     if (code) return redeemLinkCode(ctx, code);
@@ -74,7 +75,7 @@ export const about = defineCommand({
   async run(ctx) {
     const source = ctx.services.prices.simulated
       ? 'Prices are SIMULATED right now (a random walk from reference prices): CoinGecko is not in use.'
-      : 'Prices come from CoinGecko and refresh every few seconds.';
+      : `Prices come from CoinGecko and refresh every ${Math.round(ctx.services.config.priceRefreshMs / 1000)} s.`;
     return reply('info', {
       title: 'About CryptoPulse',
       text: `A paper-trading bot: every account starts with virtual cash to buy and sell crypto at market prices, with no real money involved.\n${source}`,

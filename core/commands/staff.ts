@@ -38,7 +38,7 @@ export const role = defineCommand({
   examples: ['/role ada moderator'],
   roles: ACCESS.admin,
   chats: 'any',
-  mutates: true,
+  changes: 'state',
   async run(ctx, { username, role: newRole }) {
     const me = requireAccount(ctx);
     const { store } = ctx.services;

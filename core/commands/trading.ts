@@ -106,6 +106,7 @@ export const buy = defineCommand({
   examples: ['/buy btc $250', '/buy eth 0.5'],
   roles: ACCESS.trading,
   chats: 'any',
+  changes: 'trade',
   deniedNote: TRADING_DENIED_NOTE,
   run: (ctx, { coin, amount }) => trade(ctx, coin, 'buy', amount),
 });
@@ -118,6 +119,7 @@ export const sell = defineCommand({
   examples: ['/sell btc 0.01', '/sell eth 25%', '/sell doge all'],
   roles: ACCESS.trading,
   chats: 'any',
+  changes: 'trade',
   deniedNote: TRADING_DENIED_NOTE,
   run: (ctx, { coin, amount }) => trade(ctx, coin, 'sell', amount),
 });

@@ -20,6 +20,7 @@ import {
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
+  UpdateCommand,
   type QueryCommandInput,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -30,6 +31,7 @@ import { applyPlan } from '../../core/trading';
 import {
   ConflictError,
   type AccountPatch,
+  type Attempts,
   type Page,
   type PageRequest,
   type Store,
@@ -43,6 +45,7 @@ import {
   activitySortKey,
   activityShardKey,
   alertItem,
+  attemptsId,
   claimId,
   counterShardKey,
   feedShardKey,
@@ -53,6 +56,7 @@ import {
   toAccount,
   toActivity,
   toAlert,
+  toAttempts,
   toIdentity,
   toPortfolio,
   toTransaction,
@@ -127,7 +131,7 @@ export class DynamoDbStore implements Store {
       {
         Put: {
           TableName: this.t.portfolios,
-          Item: portfolioItem({ username: account.username, cash: startCash, holdings: {}, realizedPnl: '0', version: 0, createdAt: account.createdAt }),
+          Item: portfolioItem({ username: account.username, cash: startCash, holdings: {}, realizedPnl: '0', version: 0, createdAt: account.createdAt, lastTradeAt: 0 }),
           ...notExists('username'),
         },
       },
@@ -331,6 +335,8 @@ export class DynamoDbStore implements Store {
       if (earlier) return { status: 'duplicate', transaction: toTransaction(earlier.transaction as Item) };
       if (!row) return { status: 'rejected', reason: 'No portfolio for this account.' };
       const current = toPortfolio(row);
+      // A portfolio written before lastTradeAt existed: its latest trade says the same.
+      if (row.lastTradeAt === undefined) current.lastTradeAt = await this.latestTradeAt(username);
 
       // The plan re-checks cash and holdings on every attempt, so a lost race that leaves too
       // little money ends as the same "not enough" answer the embedded store gives.
@@ -386,6 +392,11 @@ export class DynamoDbStore implements Store {
       if (attempt + 1 >= VERSION_ATTEMPTS) throw new Error(`Trade for ${username} lost the race ${VERSION_ATTEMPTS} times; try again`);
       await sleep(backoffDelay(attempt, TRADE_BACKOFF));
     }
+  }
+
+  private async latestTradeAt(username: string): Promise<number> {
+    const [latest] = (await this.listTransactions(username, { limit: 1 })).items;
+    return latest?.timestamp ?? 0;
   }
 
   async listTransactions(username: string, page: PageRequest): Promise<Page<Transaction>> {
@@ -611,6 +622,63 @@ export class DynamoDbStore implements Store {
       if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
+  }
+
+  async releaseOnce(key: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.t.idempotency, Key: { id: claimId(key) } }));
+  }
+
+  /**
+   * Two conditional writes, so that counting stays atomic across processes: ADD to the open
+   * window, or, when there is none (or it has passed), start one, unless another caller just did,
+   * in which case ADD again.
+   */
+  async recordAttempt(key: string, now: number, windowMs: number): Promise<Attempts> {
+    const id = attemptsId(key);
+    for (let attempt = 0; attempt < RACE_ATTEMPTS; attempt++) {
+      try {
+        const out = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.t.idempotency,
+            Key: { id },
+            UpdateExpression: 'ADD #n :one SET #last = :now',
+            ConditionExpression: '#exp > :now',
+            ExpressionAttributeNames: { '#n': 'count', '#last': 'lastAt', '#exp': 'expiresAt' },
+            ExpressionAttributeValues: { ':one': 1, ':now': now },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return toAttempts(out.Attributes!);
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+      const expiresAt = now + windowMs;
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.t.idempotency,
+            Item: { id, count: 1, firstAt: now, lastAt: now, expiresAt, ttl: ttlSeconds(expiresAt) },
+            ConditionExpression: 'attribute_not_exists(#id) OR #exp <= :now',
+            ExpressionAttributeNames: { '#id': 'id', '#exp': 'expiresAt' },
+            ExpressionAttributeValues: { ':now': now },
+          }),
+        );
+        return { count: 1, firstAt: now, lastAt: now };
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+    }
+    throw new Error(`Attempts under ${key} kept changing; not recorded`);
+  }
+
+  async getAttempts(key: string, now: number): Promise<Attempts | null> {
+    // TTL may not have removed a passed window yet: the expiry is checked here.
+    const item = await this.get(this.t.idempotency, { id: attemptsId(key) });
+    return item && (item.expiresAt as number) > now ? toAttempts(item) : null;
+  }
+
+  async clearAttempts(key: string): Promise<void> {
+    await this.doc.send(new DeleteCommand({ TableName: this.t.idempotency, Key: { id: attemptsId(key) } }));
   }
 
   async recordActivity(entry: ActivityEntry): Promise<void> {

@@ -8,6 +8,7 @@
  * (sk, listPk, rev, ...) never leak into what the core sees.
  */
 import type { Account, ActivityEntry, LinkedIdentity, Portfolio, PriceAlert, Transaction } from '../../core/domain';
+import type { Attempts } from '../../core/ports';
 import { ACCOUNTS_PARTITION, ACTIVITY_SHARDS, COUNTER_SHARDS, TRANSACTION_FEED_SHARDS } from './tables';
 
 export type Item = Record<string, unknown>;
@@ -75,7 +76,10 @@ export function toAccount(i: Item): Account {
 // ---- portfolios and transactions ------------------------------------------------------------------
 
 export function portfolioItem(p: Portfolio): Item {
-  return { username: p.username, cash: p.cash, holdings: p.holdings, realizedPnl: p.realizedPnl, version: p.version, createdAt: p.createdAt };
+  return {
+    username: p.username, cash: p.cash, holdings: p.holdings, realizedPnl: p.realizedPnl, version: p.version, createdAt: p.createdAt,
+    lastTradeAt: p.lastTradeAt,
+  };
 }
 
 export function toPortfolio(i: Item): Portfolio {
@@ -90,6 +94,8 @@ export function toPortfolio(i: Item): Portfolio {
     realizedPnl: i.realizedPnl as string,
     version: i.version as number,
     createdAt: i.createdAt as number,
+    // Absent on portfolios written before it existed; the store fills it in before a trade.
+    lastTradeAt: (i.lastTradeAt as number | undefined) ?? 0,
   };
 }
 
@@ -137,6 +143,11 @@ export function toTransaction(i: Item): Transaction {
 
 export const tradeKeyId = (username: string, key: string) => `trade#${username}#${key}`;
 export const claimId = (key: string) => `claim#${key}`;
+export const attemptsId = (key: string) => `attempts#${key}`;
+
+export function toAttempts(i: Item): Attempts {
+  return { count: i.count as number, firstAt: i.firstAt as number, lastAt: i.lastAt as number };
+}
 
 // ---- alerts ---------------------------------------------------------------------------------------
 

@@ -70,6 +70,8 @@ export interface SimplePriceEntry {
 export interface RequestOptions {
   /** Overrides the client's maxRetries for this call (a startup probe should not linger). */
   maxRetries?: number;
+  /** Overrides the client's per-attempt timeout for this call. */
+  timeoutMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,7 +261,7 @@ export class CoinGeckoClient {
     const url = this.url(path, query);
     const maxRetries = options?.maxRetries ?? this.maxRetries;
     for (let attempt = 0; ; attempt++) {
-      const outcome = await this.attempt(url, path);
+      const outcome = await this.attempt(url, path, options?.timeoutMs ?? this.timeoutMs);
       if (outcome.ok) return outcome.text;
       const { error } = outcome;
       if (!outcome.retry) throw error;
@@ -276,18 +278,18 @@ export class CoinGeckoClient {
     }
   }
 
-  private async attempt(url: string, path: string): Promise<Attempt> {
+  private async attempt(url: string, path: string, timeoutMs: number): Promise<Attempt> {
     let response: Response;
     let text: string;
     try {
       // One signal covers headers and body, so a server that stalls mid-body also times out.
-      const signal = AbortSignal.timeout(this.timeoutMs);
+      const signal = AbortSignal.timeout(timeoutMs);
       response = await fetch(url, { headers: this.headers(), signal });
       text = await response.text();
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       return timedOut
-        ? { ok: false, retry: true, error: new CoinGeckoError('timeout', `CoinGecko ${path}: no answer within ${this.timeoutMs} ms`, undefined, { cause: error }) }
+        ? { ok: false, retry: true, error: new CoinGeckoError('timeout', `CoinGecko ${path}: no answer within ${timeoutMs} ms`, undefined, { cause: error }) }
         : { ok: false, retry: true, error: new CoinGeckoError('unavailable', `CoinGecko ${path}: network error: ${describe(error)}`, undefined, { cause: error }) };
     }
 

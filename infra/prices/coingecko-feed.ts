@@ -201,11 +201,15 @@ function normalize(coinIds: string[]): string[] {
   return [...new Set(coinIds.map((id) => id.trim().toLowerCase()).filter(Boolean))];
 }
 
-/** True when CoinGecko answers a ping: the composition root's live-or-simulated decision. */
+/** How long a ping attempt may take at start; two attempts and a backoff stay within about 3 s. */
+export const PROBE_TIMEOUT_MS = 1_250;
+
+/** True when CoinGecko answers a ping within about 3 s: the composition root's live-or-simulated
+ *  decision. A server that accepts the connection and never answers must not hold start-up. */
 export async function probeCoinGecko(client: Pick<CoinGeckoClient, 'ping'>): Promise<boolean> {
   try {
     // One retry rides out a blip without stalling startup for the full retry budget.
-    await client.ping({ maxRetries: 1 });
+    await client.ping({ maxRetries: 1, timeoutMs: PROBE_TIMEOUT_MS });
     return true;
   } catch {
     return false;

@@ -136,6 +136,30 @@ export const MIGRATIONS: readonly Migration[] = [
       for (const coin of DEFAULT_COINS) insert.run(coin.id, coin.symbol, coin.name);
     },
   },
+  {
+    // Brute-force limits (failed logins, link-code guesses, email changes) live here rather than
+    // in a process's memory, so a restart or a second process does not reset them. One row per
+    // key and window; rows past their window are swept when attempts are recorded.
+    sql: `
+      CREATE TABLE attempts (
+        key        TEXT PRIMARY KEY,
+        count      INTEGER NOT NULL,
+        first_at   INTEGER NOT NULL,
+        last_at    INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX attempts_by_expiry ON attempts(expires_at);
+    `,
+  },
+  {
+    // Each trade is stamped after the account's previous one (see applyPlan), so the ledger's
+    // time order is its commit order. Existing accounts start from their latest trade.
+    sql: `
+      ALTER TABLE portfolios ADD COLUMN last_trade_at INTEGER NOT NULL DEFAULT 0;
+      UPDATE portfolios SET last_trade_at =
+        COALESCE((SELECT MAX(timestamp) FROM transactions t WHERE t.username = portfolios.username), 0);
+    `,
+  },
 ];
 
 /**

@@ -25,6 +25,7 @@ import { Dec, toStored } from '../../core/money';
 import {
   ConflictError,
   type AccountPatch,
+  type Attempts,
   type Page,
   type PageRequest,
   type Store,
@@ -54,6 +55,7 @@ interface PortfolioRow {
   realized_pnl: string;
   version: number;
   created_at: number;
+  last_trade_at: number;
 }
 
 interface TransactionRow {
@@ -86,6 +88,12 @@ interface IdentityRow {
   platform: string;
   username: string;
   linked_at: number;
+}
+
+interface AttemptsRow {
+  count: number;
+  first_at: number;
+  last_at: number;
 }
 
 interface ActivityRow {
@@ -258,7 +266,7 @@ export class SqliteStore implements Store {
     if (!decision.ok) return { status: 'rejected', reason: decision.reason };
     const { transaction, portfolio } = decision;
 
-    this.s.updatePortfolio.run(portfolio.cash, JSON.stringify(portfolio.holdings), portfolio.realizedPnl, portfolio.version, username);
+    this.s.updatePortfolio.run(portfolio.cash, JSON.stringify(portfolio.holdings), portfolio.realizedPnl, portfolio.version, portfolio.lastTradeAt, username);
     this.s.insertTransaction.run(transaction);
     this.s.insertIdempotency.run(username, idempotencyKey, transaction.transactionId);
     const total = `${transaction.type}_volume`;
@@ -327,6 +335,27 @@ export class SqliteStore implements Store {
       this.s.sweepClaims.run(expiresAt - CLAIM_SWEEP_MS);
       return this.s.insertClaim.run(key, expiresAt).changes === 1;
     })();
+  }
+
+  async releaseOnce(key: string): Promise<void> {
+    this.s.deleteClaim.run(key);
+  }
+
+  async recordAttempt(key: string, now: number, windowMs: number): Promise<Attempts> {
+    return this.db.transaction((): Attempts => {
+      // Sweeping first also ends this key's window if it has passed: the upsert then opens a new one.
+      this.s.sweepAttempts.run(now);
+      return toAttempts(this.s.recordAttempt.get({ key, now, expiresAt: now + windowMs }) as AttemptsRow);
+    }).immediate();
+  }
+
+  async getAttempts(key: string, now: number): Promise<Attempts | null> {
+    const row = this.s.attempts.get(key, now) as AttemptsRow | undefined;
+    return row ? toAttempts(row) : null;
+  }
+
+  async clearAttempts(key: string): Promise<void> {
+    this.s.deleteAttempts.run(key);
   }
 
   /**
@@ -424,8 +453,8 @@ function prepareStatements(db: Database.Database) {
     portfolio: p('SELECT * FROM portfolios WHERE username = ?'),
     insertPortfolio: p(`INSERT INTO portfolios (username, cash, holdings, realized_pnl, version, created_at)
       VALUES (?, ?, '{}', '0', 0, ?)`),
-    updatePortfolio: p(`UPDATE portfolios SET cash = ?, holdings = ?, realized_pnl = ?, version = ?
-      WHERE username = ?`),
+    updatePortfolio: p(`UPDATE portfolios SET cash = ?, holdings = ?, realized_pnl = ?, version = ?,
+      last_trade_at = ? WHERE username = ?`),
 
     idempotentTx: p(`SELECT t.* FROM idempotency i JOIN transactions t USING (transaction_id)
       WHERE i.username = ? AND i.key = ?`),
@@ -461,6 +490,14 @@ function prepareStatements(db: Database.Database) {
 
     sweepClaims: p('DELETE FROM claims WHERE expires_at < ?'),
     insertClaim: p('INSERT INTO claims (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
+    deleteClaim: p('DELETE FROM claims WHERE key = ?'),
+
+    sweepAttempts: p('DELETE FROM attempts WHERE expires_at <= ?'),
+    recordAttempt: p(`INSERT INTO attempts (key, count, first_at, last_at, expires_at) VALUES (@key, 1, @now, @now, @expiresAt)
+      ON CONFLICT (key) DO UPDATE SET count = count + 1, last_at = excluded.last_at
+      RETURNING count, first_at, last_at`),
+    attempts: p('SELECT count, first_at, last_at FROM attempts WHERE key = ? AND expires_at > ?'),
+    deleteAttempts: p('DELETE FROM attempts WHERE key = ?'),
 
     insertActivity: p(`INSERT INTO activity (at, identity_key, platform, username, command, detail, outcome)
       VALUES (@at, @identityKey, @platform, @username, @command, @detail, @outcome)`),
@@ -520,7 +557,12 @@ function toPortfolio(r: PortfolioRow): Portfolio {
     realizedPnl: r.realized_pnl,
     version: r.version,
     createdAt: r.created_at,
+    lastTradeAt: r.last_trade_at,
   };
+}
+
+function toAttempts(r: AttemptsRow): Attempts {
+  return { count: r.count, firstAt: r.first_at, lastAt: r.last_at };
 }
 
 function toTransaction(r: TransactionRow): Transaction {

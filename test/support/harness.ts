@@ -80,6 +80,14 @@ export const silentLogger: Logger & { errors: unknown[] } = {
   },
 };
 
+export interface SendOptions {
+  chat?: ChatType;
+  messageId?: string;
+  platform?: Platform;
+  /** When the user sent it (the platform's timestamp); by default, not known. */
+  sentAt?: number;
+}
+
 export interface TestBot {
   core: Core;
   store: Store;
@@ -87,10 +95,10 @@ export interface TestBot {
   feed: HandFeed;
   notifier: RecordingNotifier;
   /** Sends a line as a console user; returns the reply. */
-  send(user: string, text: string, options?: { chat?: ChatType; messageId?: string; platform?: Platform }): Promise<RichMessage>;
-  dispatch(user: string, text: string, options?: { chat?: ChatType; messageId?: string; platform?: Platform }): Promise<DispatchResult>;
+  send(user: string, text: string, options?: SendOptions): Promise<RichMessage>;
+  dispatch(user: string, text: string, options?: SendOptions): Promise<DispatchResult>;
   /** The reply as the terminal shows it. */
-  say(user: string, text: string, options?: { chat?: ChatType; messageId?: string; platform?: Platform }): Promise<string>;
+  say(user: string, text: string, options?: SendOptions): Promise<string>;
   /** Signs a console user up (role user) and returns nothing. */
   signup(user: string): Promise<void>;
   /** Creates an account with the given role linked to console:<user>. */
@@ -98,15 +106,16 @@ export interface TestBot {
   close(): Promise<void>;
 }
 
-/** Default prices: every default coin at its reference price. */
-export async function makeTestBot(options: { config?: Partial<CoreConfig>; store?: Store } = {}): Promise<TestBot> {
+/** Default prices: every default coin at its reference price. `logger` replaces the silent one
+ *  (a test capturing the real logger's output passes it here). */
+export async function makeTestBot(options: { config?: Partial<CoreConfig>; store?: Store; logger?: Logger } = {}): Promise<TestBot> {
   const clock = new ManualClock();
   const feed = new HandFeed(clock);
   for (const coin of DEFAULT_COINS) feed.set(coin.id, coin.referencePriceUsd);
   const store = options.store ?? SqliteStore.open({ file: ':memory:' });
   const notifier = new RecordingNotifier();
   const core = createCore({
-    store, prices: feed, notifier, passwords: new BcryptPasswords(4), clock, ids: countingIds(), logger: silentLogger,
+    store, prices: feed, notifier, passwords: new BcryptPasswords(4), clock, ids: countingIds(), logger: options.logger ?? silentLogger,
     config: { ...DEFAULT_CORE_CONFIG, ...options.config },
   });
   let sequence = 0;
@@ -117,6 +126,7 @@ export async function makeTestBot(options: { config?: Partial<CoreConfig>; store
       chat: { type: opts.chat ?? 'private', id: opts.chat === 'group' ? `${platform}:group` : `${platform}:${user}` },
       text,
       messageId: opts.messageId ?? `m${++sequence}`,
+      sentAt: opts.sentAt,
     });
   };
   const send: TestBot['send'] = async (user, text, opts) => (await dispatch(user, text, opts)).message;

@@ -114,6 +114,8 @@ export interface StandinOptions {
   botUsername?: string;
   /** Rate limits to enforce with 429s; none by default. */
   limits?: StandinLimits;
+  /** The clock that dates messages (ms): the bot's own test clock, so message ages are real to it. */
+  now?: () => number;
 }
 
 type ApiResult = { ok: true; result: unknown } | { ok: false; error_code: number; description: string; parameters?: Record<string, unknown> };
@@ -207,7 +209,7 @@ export interface TelegramStandin {
   group(options: { id: number; title?: string; forum?: boolean; botIsAdmin?: boolean }): StandinChat;
   chat(id: number): StandinChat;
   /** A user writes in a chat (their private chat with the bot when chatId is omitted). */
-  send(from: StandinUser, text: string, options?: { chatId?: number; threadId?: number; asChat?: boolean }): Promise<{ updateId: number; message: StandinMessage; webhookStatus?: number }>;
+  send(from: StandinUser, text: string, options?: { chatId?: number; threadId?: number; asChat?: boolean; /** When the user sent it (ms), for late deliveries. */ sentAt?: number }): Promise<{ updateId: number; message: StandinMessage; webhookStatus?: number }>;
   /** A user presses the inline button labelled `label` (or carrying `data`) under a bot message. */
   press(from: StandinUser, message: StandinMessage, label: string, options?: { data?: string }): Promise<{ updateId: number; callbackId: string; webhookStatus?: number }>;
   /** Delivers an update again, as Telegram does when it was not confirmed (after a crash or a failed webhook call). */
@@ -256,7 +258,7 @@ export async function startTelegramStandin(options: StandinOptions = {}): Promis
   setLimits(options.limits);
 
   const key = (chatId: number, messageId: number) => `${chatId}/${messageId}`;
-  const nowSeconds = () => Math.floor(Date.now() / 1000);
+  const nowSeconds = () => Math.floor((options.now ?? Date.now)() / 1000);
 
   const chatObject = (chat: StandinChat) =>
     chat.type === 'private'
@@ -337,7 +339,7 @@ export async function startTelegramStandin(options: StandinOptions = {}): Promis
     return update;
   }
 
-  async function send(from: StandinUser, text: string, o: { chatId?: number; threadId?: number; asChat?: boolean } = {}) {
+  async function send(from: StandinUser, text: string, o: { chatId?: number; threadId?: number; asChat?: boolean; sentAt?: number } = {}) {
     const target = chat(o.chatId ?? from.id);
     if (target.type === 'private') {
       target.started = true;
@@ -345,7 +347,7 @@ export async function startTelegramStandin(options: StandinOptions = {}): Promis
     }
     if (o.threadId !== undefined) target.topics.add(o.threadId);
     const message: StandinMessage = {
-      chatId: target.id, messageId: target.nextMessageId++, fromBot: false, from, text, history: [], deleted: false, date: nowSeconds(),
+      chatId: target.id, messageId: target.nextMessageId++, fromBot: false, from, text, history: [], deleted: false, date: o.sentAt === undefined ? nowSeconds() : Math.floor(o.sentAt / 1000),
       threadId: target.isForum ? o.threadId : undefined,
     };
     messages.set(key(target.id, message.messageId), message);
