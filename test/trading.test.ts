@@ -1,5 +1,6 @@
 /** Trading as a user sees it: amounts, fees, rounding, P&L, refusals, idempotency, concurrency. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { renderPlainText } from '../core/messages';
 import { dec } from '../core/money';
 import { replayLedger } from '../core/trading';
 import type { Transaction } from '../core/domain';
@@ -170,6 +171,19 @@ describe('buying and selling', () => {
     });
     expect(done.message.title).toBe('Bought 1 ETH');
     expect((await allTransactions('ann'))[0]!.price).toBe('3100');
+  });
+
+  it('refuses a trade that cannot succeed at once, instead of asking to confirm it first', async () => {
+    const withButtons = (text: string) => bot.core.dispatcher.dispatch({
+      identity: { platform: 'console', userId: 'ann' }, chat: { type: 'private', id: 'console:ann' }, text, messageId: text, canConfirm: true,
+    });
+    const buy = await withButtons('/buy btc $99999999');
+    expect(buy.message.buttons).toBeUndefined();
+    expect(renderPlainText(buy.message)).toMatch(/^Not enough cash: you have \$10,000\.00 and asked to spend \$99,999,999\.00\./);
+    const sell = await withButtons('/sell eth 5');
+    expect(sell.message.buttons).toBeUndefined();
+    expect(renderPlainText(sell.message)).toMatch(/^You hold no ETH\./);
+    expect(await allTransactions('ann')).toHaveLength(0);
   });
 });
 

@@ -1,7 +1,7 @@
 import { ACCESS, TRADING_DENIED_NOTE } from '../access';
 import { args, type BuyOrder, type SellOrder } from '../args';
 import type { CommandContext } from '../context';
-import type { Coin, Transaction } from '../domain';
+import type { Coin, Portfolio, Transaction } from '../domain';
 import { UserError } from '../errors';
 import { formatAge, formatMoney, formatPrice, formatTime } from '../format';
 import { Dec, ZERO, dec, formatPercent, formatQuantity } from '../money';
@@ -27,17 +27,6 @@ async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell
   const coin = await services.coins.resolve(coinToken);
   const price = tradablePrice(ctx, coin);
   const view = viewOf(ctx);
-  if (ctx.canConfirm && !ctx.confirmed) {
-    const value = await estimatedValue(ctx, account.username, coin, price, order);
-    if (value.gt(services.config.confirmTradesAbove)) {
-      const line = `/${side} ${coin.id} ${describeOrder(order)}`;
-      return reply('warning', {
-        title: `Confirm: ${side} about ${formatMoney(value, view)} of ${coin.symbol.toUpperCase()}?`,
-        text: `At ${formatPrice(price, view)} now. The price is checked again when you confirm.`,
-        buttons: [{ label: 'Confirm', command: line, kind: 'confirm' }, { label: 'Cancel', command: line, kind: 'cancel' }],
-      });
-    }
-  }
   const terms: TradeTerms = {
     transactionId: services.ids.next(),
     username: account.username,
@@ -49,8 +38,23 @@ async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell
     platform: ctx.identity.platform,
     money: (amount) => formatMoney(amount, view),
   };
-  const outcome = await services.store.executeTrade(account.username, ctx.idempotencyKey, (portfolio) =>
-    side === 'buy' ? planBuy(portfolio, order as BuyOrder, terms) : planSell(portfolio, order as SellOrder, terms));
+  const plan = (portfolio: Portfolio) => (side === 'buy' ? planBuy(portfolio, order as BuyOrder, terms) : planSell(portfolio, order as SellOrder, terms));
+  if (ctx.canConfirm && !ctx.confirmed) {
+    const portfolio = await services.store.getPortfolio(account.username);
+    // A trade that cannot succeed is refused now, not after the user has confirmed it.
+    const preview = portfolio && plan(portfolio);
+    if (preview && !preview.ok) throw new UserError(preview.reason);
+    const value = estimatedValue(portfolio, coin, price, order);
+    if (value.gt(services.config.confirmTradesAbove)) {
+      const line = `/${side} ${coin.id} ${describeOrder(order)}`;
+      return reply('warning', {
+        title: `Confirm: ${side} about ${formatMoney(value, view)} of ${coin.symbol.toUpperCase()}?`,
+        text: `At ${formatPrice(price, view)} now. The price is checked again when you confirm.`,
+        buttons: [{ label: 'Confirm', command: line, kind: 'confirm' }, { label: 'Cancel', command: line, kind: 'cancel' }],
+      });
+    }
+  }
+  const outcome = await services.store.executeTrade(account.username, ctx.idempotencyKey, plan);
 
   if (outcome.status === 'rejected') throw new UserError(outcome.reason);
   if (outcome.status === 'duplicate') {
@@ -79,10 +83,10 @@ async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell
 }
 
 /** What the order is worth at this price, for deciding whether to ask for confirmation. */
-async function estimatedValue(ctx: CommandContext, username: string, coin: Coin, price: Dec, order: BuyOrder | SellOrder): Promise<Dec> {
+function estimatedValue(portfolio: Portfolio | null, coin: Coin, price: Dec, order: BuyOrder | SellOrder): Dec {
   if (order.kind === 'cash') return order.value;
   if (order.kind === 'quantity') return order.value.mul(price);
-  const held = dec((await ctx.services.store.getPortfolio(username))?.holdings[coin.id]?.quantity ?? '0');
+  const held = dec(portfolio?.holdings[coin.id]?.quantity ?? '0');
   return (order.kind === 'all' ? held : held.mul(order.value).div(100)).mul(price);
 }
 
