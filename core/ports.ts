@@ -13,7 +13,7 @@ import type {
   SystemStats,
   Transaction,
 } from './domain';
-import type { RichMessage } from './messages';
+import type { Button, RichMessage } from './messages';
 
 export interface Page<T> {
   items: T[];
@@ -50,6 +50,19 @@ export interface Attempts {
   /** The window's first attempt: the window began then. */
   firstAt: number;
   lastAt: number;
+}
+
+/** What the buttons under one chat message do (core/buttons.ts): a small record, kept in the
+ *  store so that a press works after a restart and on any instance. */
+export interface ButtonSet {
+  /** Identity key (`telegram:42`) of the only person who may press them; anyone when absent. */
+  owner?: string;
+  buttons: Button[];
+}
+
+/** A stored button set; `used` once a press has taken it (Store.takeButtons). */
+export interface StoredButtons extends ButtonSet {
+  used: boolean;
 }
 
 export type AccountPatch = Partial<Pick<Account, 'email' | 'role' | 'currency' | 'emailNotifications' | 'passwordHash'>>;
@@ -123,6 +136,19 @@ export interface Store {
   getAttempts(key: string, now: number): Promise<Attempts | null>;
   /** Forgets the key's attempts (after a success). */
   clearAttempts(key: string): Promise<void>;
+
+  /**
+   * Keeps a message's buttons under `id` (random, chosen by the caller) until `expiresAt`, which
+   * is at most a week ahead: a store may sweep buttons that expired a week before the newest
+   * one's expiry, since it keeps no clock.
+   */
+  saveButtons(id: string, set: ButtonSet, expiresAt: number): Promise<void>;
+  /** The buttons, used or not, or null when unknown or expired (now >= expiresAt). Used buttons
+   *  stay readable until they expire, so that a late second press can be told it was done. */
+  getButtons(id: string, now: number): Promise<StoredButtons | null>;
+  /** Marks the buttons used: true for exactly one caller however many instances race, false
+   *  when they were already used, have expired or are unknown. */
+  takeButtons(id: string, now: number): Promise<boolean>;
 
   recordActivity(entry: ActivityEntry): Promise<void>;
   /** Newest first. */

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_COINS } from '../core/coins';
 import type { Account, ActivityEntry, LinkedIdentity, Portfolio, PriceAlert, Transaction } from '../core/domain';
 import { Dec, toStored } from '../core/money';
-import { ConflictError, type Page, type PageRequest, type Store, type TradeOutcome, type TradePlan } from '../core/ports';
+import { ConflictError, type ButtonSet, type Page, type PageRequest, type Store, type TradeOutcome, type TradePlan } from '../core/ports';
 
 const T = 1_700_000_000_000;
 
@@ -629,6 +629,59 @@ export function storeContract(
         expect(await store.getAttempts(key, T + 30)).toEqual(await other.getAttempts(key, T + 30));
         await other.clearAttempts(key);
         expect(await store.getAttempts(key, T + 30)).toBeNull();
+      });
+    });
+
+    describe('buttons', () => {
+      const MIN = 60_000;
+      const prompt: ButtonSet = {
+        owner: 'telegram:1001',
+        buttons: [
+          { label: 'Confirm', command: '/buy bitcoin $5000', kind: 'confirm' },
+          { label: 'Cancel', command: '/buy bitcoin $5000', kind: 'cancel' },
+        ],
+      };
+      // No owner (anyone may press) and no kind: both must come back absent, not as null.
+      const paging: ButtonSet = { buttons: [{ label: '« Previous', command: '/history 1' }, { label: 'Next »', command: '/history 3' }] };
+
+      it('keeps a message’s buttons, exactly as saved, for every instance until they expire', async () => {
+        const other = await another();
+        await store.saveButtons('prompt-aaaaaaaaa', prompt, T + 5 * MIN);
+        await store.saveButtons('paging-aaaaaaaaa', paging, T + 60 * MIN);
+        expect(await other.getButtons('prompt-aaaaaaaaa', T)).toStrictEqual({ ...prompt, used: false });
+        expect(await other.getButtons('paging-aaaaaaaaa', T)).toStrictEqual({ ...paging, used: false });
+        expect(await store.getButtons('prompt-aaaaaaaaa', T + 5 * MIN - 1)).toStrictEqual({ ...prompt, used: false });
+        expect(await store.getButtons('prompt-aaaaaaaaa', T + 5 * MIN)).toBeNull();
+        expect(await other.takeButtons('prompt-aaaaaaaaa', T + 5 * MIN)).toBe(false);
+        expect(await store.getButtons('paging-aaaaaaaaa', T + 5 * MIN)).toStrictEqual({ ...paging, used: false });
+        expect(await store.getButtons('never-saved', T)).toBeNull();
+        expect(await store.takeButtons('never-saved', T)).toBe(false);
+        expect(await store.getButtons('never-saved', T)).toBeNull(); // a failed take creates nothing
+      });
+
+      it('lets one press take them, on any instance, and shows them used until they expire', async () => {
+        const other = await another();
+        await store.saveButtons('prompt-bbbbbbbbb', prompt, T + 5 * MIN);
+        expect(await other.takeButtons('prompt-bbbbbbbbb', T + 1)).toBe(true);
+        expect(await store.takeButtons('prompt-bbbbbbbbb', T + 2)).toBe(false);
+        expect(await other.takeButtons('prompt-bbbbbbbbb', T + 3)).toBe(false);
+        expect(await store.getButtons('prompt-bbbbbbbbb', T + 4)).toStrictEqual({ ...prompt, used: true });
+        expect(await store.getButtons('prompt-bbbbbbbbb', T + 5 * MIN)).toBeNull();
+      });
+
+      it('gives buttons pressed on two instances at once to exactly one press', async () => {
+        const other = await another();
+        await store.saveButtons('prompt-ccccccccc', prompt, T + 5 * MIN);
+        const taken = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).takeButtons('prompt-ccccccccc', T + i)));
+        expect(taken.filter(Boolean)).toHaveLength(1);
+        expect((await other.getButtons('prompt-ccccccccc', T + 30))?.used).toBe(true);
+      });
+
+      it('keeps live buttons when buttons that expire much later are saved', async () => {
+        // A store may sweep old buttons as it saves new ones; never ones that are still live.
+        await store.saveButtons('prompt-ddddddddd', prompt, T + 5 * MIN);
+        await store.saveButtons('paging-ddddddddd', paging, T + 5 * MIN + 24 * 60 * MIN);
+        expect(await store.getButtons('prompt-ddddddddd', T + 5 * MIN - 1)).toStrictEqual({ ...prompt, used: false });
       });
     });
 

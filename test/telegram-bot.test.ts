@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTelegramBot, type TelegramBot } from '../adapters/telegram/bot';
 import type { Logger } from '../core/ports';
-import { makeTestBot, type TestBot } from './support/harness';
+import { countingIds, makeTestBot, type TestBot } from './support/harness';
 import { startTelegramStandin, type StandinMessage, type StandinUser, type TelegramStandin } from './support/telegram-standin';
 
 /** The tests check behaviour, not pacing: limits are lifted here (the sender tests cover them). */
@@ -114,7 +114,7 @@ describe('Telegram bot over long polling', () => {
     expect(buttonsOf(prompt)).toEqual(['Confirm', 'Cancel']);
     expect(await transactions('ann')).toHaveLength(0);
     const confirmData = prompt.replyMarkup!.inline_keyboard[0]![0]!.callback_data!;
-    expect(confirmData).toMatch(/^c:[A-Za-z0-9_-]{11}$/);
+    expect(confirmData).toMatch(/^c:[A-Za-z0-9_-]{16}\.0$/); // a random handle: what it does is in the store
 
     core.feed.set('bitcoin', '100000'); // the price moves before the press
     const press = await standin.press(ann, prompt, 'Confirm');
@@ -346,6 +346,79 @@ describe('Telegram bot over long polling', () => {
     await say(ann, '/about'); // handled after the redelivery, so the redelivery was seen
     expect(standin.botMessages(ann.id).map((m) => m.text.split('\n')[0])).toEqual(['Bitcoin price', 'About CryptoPulse']);
     expect(logger.lines.some((l) => l.msg?.includes('delivered again') && l.obj.updateId === updateId)).toBe(true);
+  });
+
+  it('keeps its buttons working after a restart on the same store: Confirm trades once, Next pages', async () => {
+    await signup(ann, 'ann');
+    for (let i = 0; i < 11; i++) await say(ann, '/buy doge $10');
+    const page1 = await say(ann, '/history');
+    expect(buttonsOf(page1)).toEqual(['Next »']);
+    const prompt = await say(ann, '/buy btc $5000');
+    expect(buttonsOf(prompt)).toEqual(['Confirm', 'Cancel']);
+    const confirmData = prompt.replyMarkup!.inline_keyboard[0]![0]!.callback_data!; // gone once the prompt is edited
+
+    // The process ends; a new one (a new core and bot) starts on the same store.
+    await tg.stop();
+    core = await makeTestBot({ store: core.store, ids: countingIds('restart') });
+    tg = startBot();
+    await tg.start();
+
+    const press = await standin.press(ann, prompt, 'Confirm');
+    const done = await standin.waitFor(() => standin.message(ann.id, prompt.messageId)!.history.length === 1 && standin.message(ann.id, prompt.messageId)!);
+    expect(standin.answers.get(press.callbackId)).toMatchObject({ text: 'Confirmed' });
+    expect(done.text).toContain('Bought');
+    expect(done.text).toContain('BTC');
+    // The new process knows the buttons were used: a second tap trades nothing.
+    const again = await standin.press(ann, prompt, 'Confirm', { data: confirmData });
+    expect(await standin.waitFor(() => standin.answers.get(again.callbackId))).toEqual({ text: 'Already done.' });
+    expect((await transactions('ann')).filter((t) => t.coinId === 'bitcoin')).toHaveLength(1);
+
+    await standin.press(ann, page1, 'Next »');
+    const page2 = await standin.waitFor(() => standin.message(ann.id, page1.messageId)!.text.includes('page 2') && standin.message(ann.id, page1.messageId)!);
+    expect(buttonsOf(page2)).toEqual(['« Previous']);
+  });
+
+  it('trades once when two instances on one store each receive a press of the same Confirm', async () => {
+    await signup(ann, 'ann');
+    const prompt = await say(ann, '/buy btc $5000');
+    await tg.stop();
+
+    // Two instances sharing the store, each with its own core, both serving a webhook; the
+    // stand-in hands one press to each.
+    const second = await makeTestBot({ store: core.store, ids: countingIds('second') });
+    const webhookBot = (bot: TestBot, path: string) => createTelegramBot({
+      token: standin.token, apiRoot: standin.apiRoot, core: bot.core, logger, limits: UNLIMITED,
+      webhook: { url: `https://bot.example.com/${path}`, secret: 'hook_secret', port: 0, host: '127.0.0.1' },
+    });
+    tg = webhookBot(core, 'a');
+    const other = webhookBot(second, 'b');
+    await tg.start();
+    await other.start();
+    try {
+      // Both presses wait at the take until both have looked the button up and found it unused, so
+      // only the store's single-use take can keep the second from going through.
+      const take = core.store.takeButtons.bind(core.store);
+      let arrived = 0;
+      let bothLookedUp!: () => void;
+      const barrier = new Promise<void>((resolve) => (bothLookedUp = resolve));
+      vi.spyOn(core.store, 'takeButtons').mockImplementation(async (id, now) => {
+        if (++arrived === 2) bothLookedUp();
+        await barrier;
+        return take(id, now);
+      });
+      standin.webhookTarget = `http://127.0.0.1:${tg.webhookAddress()!.port}/a`;
+      const first = standin.press(ann, prompt, 'Confirm'); // the target is read before the first await
+      standin.webhookTarget = `http://127.0.0.1:${other.webhookAddress()!.port}/b`;
+      const presses = await Promise.all([first, standin.press(ann, prompt, 'Confirm')]);
+      expect(presses.map((p) => p.webhookStatus)).toEqual([200, 200]);
+      expect(arrived).toBe(2);
+      const answers = presses.map((p) => standin.answers.get(p.callbackId)?.text).sort();
+      expect(answers).toEqual(['Already done.', 'Confirmed']);
+      await standin.waitFor(() => standin.message(ann.id, prompt.messageId)!.history.length === 1);
+      expect(await transactions('ann')).toHaveLength(1);
+    } finally {
+      await other.stop();
+    }
   });
 
   it('shows hostile strings exactly as they are: tags, ampersands, emoji, very long names', async () => {

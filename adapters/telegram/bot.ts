@@ -10,7 +10,8 @@
  *              trades twice; a Confirm press uses the prompt's message id; update ids are also
  *              claimed in the store, so a redelivery is not even answered twice, after a
  *              restart or on another instance either
- *   buttons    confirm / cancel / refresh / paging (see buttons.ts); a press by anyone but the
+ *   buttons    confirm / cancel / refresh / paging, kept in the store by the core (core/buttons.ts),
+ *              so they work after a restart and on any instance; a press by anyone but the
  *              person who sent the command is refused
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -18,13 +19,14 @@ import type { AddressInfo } from 'node:net';
 import { Telegraf } from 'telegraf';
 import type { BotCommand, Chat, Message, Update, User } from 'telegraf/types';
 import type { Core } from '../../core/app';
+import { ChatButtons, type ButtonLookup, type ButtonTtls } from '../../core/buttons';
 import type { ChatRef } from '../../core/context';
 import { identityKey, type Caller, type IdentityRef } from '../../core/domain';
 import type { DispatchResult } from '../../core/dispatcher';
 import type { RichMessage } from '../../core/messages';
 import type { Logger } from '../../core/ports';
 import type { AnyCommand } from '../../core/registry';
-import { ButtonStore, type ButtonTtls } from './buttons';
+import { buttonOf, callbackData } from './buttons';
 import { renderRichMessage, type RenderedChunk } from './render';
 import { TelegramSender, type BroadcastReport, type BroadcastTarget, type OutboundPayload, type SendOutcome, type SenderLimits } from './sender';
 
@@ -113,7 +115,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   const bot = new Telegraf(options.token, { telegram: { apiRoot: options.apiRoot, webhookReply: false } });
   const call = (method: string, params: Record<string, unknown>) => bot.telegram.callApi(method as never, params as never) as Promise<unknown>;
   const sender = new TelegramSender({ call, logger, limits: options.limits });
-  const buttons = new ButtonStore(now, { confirmMs: 5 * 60_000, otherMs: 60 * 60_000, ...options.buttonTtl });
+  const buttons = new ChatButtons(core.services.store, now, options.buttonTtl);
 
   const chains = new Map<string, Promise<void>>();
   const handlers = new Set<Promise<unknown>>();
@@ -128,15 +130,19 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
 
   // ---- rendering and sending ---------------------------------------------------------------
 
-  function render(message: RichMessage, owner: string | undefined, extra: { note?: string; openPrivate?: boolean } = {}): RenderedChunk[] {
-    const render = buttons.newRender();
+  /** Renders a reply; what its buttons do is in the store before it can be sent, and pressed. `owner`
+   *  is who may press them (anyone when absent). */
+  async function render(message: RichMessage, owner: User | undefined, extra: { note?: string; openPrivate?: boolean } = {}): Promise<RenderedChunk[]> {
+    const draft = buttons.draft(owner && ownerOf(owner));
     const link = extra.openPrivate ? privateChatLink() : undefined;
-    return renderRichMessage(message, {
+    const chunks = renderRichMessage(message, {
       botUsername: username(),
-      buttonData: (button) => buttons.mint(render, button, owner),
+      buttonData: (button) => callbackData(draft.add(button)),
       urlButtons: link ? [{ text: 'Open a private chat with me', url: link }] : undefined,
       note: extra.note,
     });
+    await draft.save();
+    return chunks;
   }
 
   function payloadOf(chunk: RenderedChunk, replyTo?: number): OutboundPayload {
@@ -175,6 +181,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   // ---- mapping Telegram to the core ---------------------------------------------------------
 
   const identityOf = (user: User): IdentityRef => ({ platform: 'telegram', userId: String(user.id) });
+  const ownerOf = (user: User): string => identityKey(identityOf(user));
   const chatRefOf = (chat: Chat): ChatRef => ({ type: chat.type === 'private' ? 'private' : 'group', id: `telegram:${chat.id}` });
   const threadOf = (message: Message): number | undefined =>
     (message as { is_topic_message?: boolean }).is_topic_message ? (message as { message_thread_id?: number }).message_thread_id : undefined;
@@ -182,12 +189,12 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
 
   /** Sends a reply meant for the caller alone to their private chat, and says so in the group. */
   async function deliverPrivately(from: User, group: Target, message: RichMessage): Promise<void> {
-    const outcomes = await sendChunks({ chatId: from.id, updateId: group.updateId }, render(message, String(from.id)));
+    const outcomes = await sendChunks({ chatId: from.id, updateId: group.updateId }, await render(message, from));
     const reached = outcomes.length > 0 && outcomes.every((o) => o.status === 'sent');
     const notice: RichMessage = reached
       ? { tone: 'info', text: `📬 ${from.first_name}, I sent you the answer in our private chat.` }
       : { tone: 'warning', text: `${from.first_name}, I can't message you privately yet: open a chat with me, press Start, then send the command again.` };
-    await sendChunks(group, render(notice, undefined, { openPrivate: !reached }));
+    await sendChunks(group, await render(notice, undefined, { openPrivate: !reached }));
   }
 
   /** Delivers a dispatch result for a typed command. */
@@ -206,14 +213,14 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     }
     const group: Target = { chatId: chat.id, threadId, replyTo: inGroup && !result.deleteInput ? msg.message_id : undefined, updateId };
     if (passwordLeft) {
-      void sendChunks(group, render({ tone: 'warning', text: `${from.first_name}, your message contained a password and I can't delete it here (I'm not an admin). Delete it yourself now, and ask an admin for a new password if others may have seen it.` }, undefined));
+      void sendChunks(group, await render({ tone: 'warning', text: `${from.first_name}, your message contained a password and I can't delete it here (I'm not an admin). Delete it yourself now, and ask an admin for a new password if others may have seen it.` }, undefined));
     }
     if (result.message.private && inGroup) {
       void deliverPrivately(from, group, result.message).catch((error) => logger.error({ updateId, ...errorSummary(error) }, 'private reply failed'));
       return;
     }
     const refusedHere = inGroup && commandSpec(result.command)?.chats === 'private';
-    void sendChunks(group, render(result.message, String(from.id), { openPrivate: refusedHere }));
+    void sendChunks(group, await render(result.message, from, { openPrivate: refusedHere }));
   }
 
   async function handleMessage(msg: Message, updateId: number): Promise<void> {
@@ -225,7 +232,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     const match = COMMAND.exec(text);
     if (!match) {
       if (chat.type === 'private') {
-        void sendChunks({ chatId: chat.id, updateId }, render({ tone: 'info', text: 'I answer commands, like /price btc or /portfolio. /help lists them all.' }, undefined));
+        void sendChunks({ chatId: chat.id, updateId }, await render({ tone: 'info', text: 'I answer commands, like /price btc or /portfolio. /help lists them all.' }, undefined));
       }
       return;
     }
@@ -234,7 +241,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     if (addressee && me && addressee.toLowerCase() !== me.toLowerCase()) return; // for another bot
     const from = msg.from;
     if ((msg as { sender_chat?: Chat }).sender_chat || !from) {
-      void sendChunks({ chatId: chat.id, threadId: threadOf(msg), replyTo: msg.message_id, updateId }, render({
+      void sendChunks({ chatId: chat.id, threadId: threadOf(msg), replyTo: msg.message_id, updateId }, await render({
         tone: 'warning', text: 'I cannot tell who you are when you post as the group or a channel: send commands as yourself (turn off "Remain anonymous").',
       }, undefined));
       return;
@@ -257,54 +264,55 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     const answer = (text?: string, alert = false) =>
       call('answerCallbackQuery', { callback_query_id: query.id, text, show_alert: alert || undefined }).catch((error) =>
         logger.warn({ updateId, ...errorSummary(error) }, 'answerCallbackQuery failed'));
-    const data = 'data' in query ? query.data : undefined;
-    const found = buttons.lookup(data);
+    const ref = buttonOf('data' in query ? query.data : undefined);
+    const found: ButtonLookup = ref ? await buttons.lookup(ref, ownerOf(query.from)) : { ok: false, reason: 'invalid' };
     const message = query.message && query.message.date !== 0 ? (query.message as Message) : undefined;
     if (!found.ok) {
       if (found.reason === 'used') {
         await answer('Already done.');
         return;
       }
+      if (found.reason === 'not-yours') {
+        await answer('Only the person who sent the command can use these buttons.', true);
+        return;
+      }
       await answer(found.reason === 'expired' ? 'This button has expired: send the command again.' : 'This button does not work any more: send the command again.', true);
       if (message) void sender.send(message.chat.id, { method: 'editMessageReplyMarkup', params: { message_id: message.message_id } }, { log: { updateId } });
       return;
     }
-    const { entry } = found;
-    if (entry.userId && entry.userId !== String(query.from.id)) {
-      await answer('Only the person who sent the command can use these buttons.', true);
-      return;
-    }
+    const { ref: pressed, button } = found;
     if (!message) {
       await answer('That message is too old to change: send the command again.', true);
       return;
     }
-    if (!buttons.retire(entry.render)) {
+    // The first press of the message's buttons, on any instance, takes them; the rest were too late.
+    if (!(await buttons.take(pressed))) {
       await answer('Already done.');
       return;
     }
     const chat = message.chat;
     const target: Target = { chatId: chat.id, threadId: threadOf(message), updateId };
     const wasPhoto = 'photo' in message;
-    if (entry.kind === 'cancel') {
+    if (button.kind === 'cancel') {
       await answer('Cancelled');
-      void editInPlace(target, message.message_id, render({ tone: 'info', text: `Cancelled: ${entry.command} was not run. Nothing changed.` }, undefined), wasPhoto);
+      void editInPlace(target, message.message_id, await render({ tone: 'info', text: `Cancelled: ${button.command} was not run. Nothing changed.` }, undefined), wasPhoto);
       return;
     }
-    await answer(entry.kind === 'confirm' ? 'Confirmed' : undefined);
+    await answer(button.kind === 'confirm' ? 'Confirmed' : undefined);
     const result = await core.dispatcher.dispatch({
       identity: identityOf(query.from),
       chat: chatRefOf(chat),
-      text: entry.command,
+      text: button.command,
       // A confirmation is keyed by the prompt, so a second Confirm on it never trades again.
-      messageId: entry.kind === 'confirm' ? `confirm:${message.message_id}` : `button:${query.id}`,
+      messageId: button.kind === 'confirm' ? `confirm:${message.message_id}` : `button:${query.id}`,
       canConfirm: true,
-      confirmed: entry.kind === 'confirm',
+      confirmed: button.kind === 'confirm',
     });
     if (result.message.private && chat.type !== 'private') {
       void deliverPrivately(query.from, target, result.message).catch((error) => logger.error({ updateId, ...errorSummary(error) }, 'private reply failed'));
       return;
     }
-    const chunks = render(result.message, String(query.from.id), { note: entry.kind === 'refresh' ? updatedNote() : undefined });
+    const chunks = await render(result.message, query.from, { note: button.kind === 'refresh' ? updatedNote() : undefined });
     void editInPlace(target, message.message_id, chunks, wasPhoto);
   }
 
@@ -513,13 +521,13 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       await sender.idle(5000);
       sender.close();
     },
-    post(chat, message, postOptions = {}) {
+    async post(chat, message, postOptions = {}) {
       const chatId = typeof chat === 'number' ? chat : Number(chat.replace(/^telegram:/, ''));
-      if (!Number.isSafeInteger(chatId)) return Promise.resolve([{ status: 'failed', chatId: String(chat), reason: 'not a Telegram chat id' }]);
-      return sendChunks({ chatId, threadId: postOptions.threadId }, render(message, undefined));
+      if (!Number.isSafeInteger(chatId)) return [{ status: 'failed', chatId: String(chat), reason: 'not a Telegram chat id' }];
+      return sendChunks({ chatId, threadId: postOptions.threadId }, await render(message, undefined));
     },
     async broadcast(targets, message) {
-      const chunks = render(message, undefined);
+      const chunks = await render(message, undefined);
       if (chunks.length === 1) return sender.broadcast(targets, payloadOf(chunks[0]!));
       const perTarget = await Promise.all(targets.map((t) => Promise.all(chunks.map((c) => sender.send(t.chatId, payloadOf(c), { threadId: t.threadId })))));
       const outcomes = perTarget.map((list) => list.find((o) => o.status !== 'sent' && o.status !== 'unchanged') ?? list[0]!);

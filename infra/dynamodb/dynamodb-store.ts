@@ -32,9 +32,11 @@ import {
   ConflictError,
   type AccountPatch,
   type Attempts,
+  type ButtonSet,
   type Page,
   type PageRequest,
   type Store,
+  type StoredButtons,
   type TradeOutcome,
   type TradePlan,
 } from '../../core/ports';
@@ -46,6 +48,8 @@ import {
   activityShardKey,
   alertItem,
   attemptsId,
+  buttonsItem,
+  buttonsId,
   claimId,
   counterShardKey,
   feedShardKey,
@@ -58,6 +62,7 @@ import {
   toAlert,
   toAttempts,
   toIdentity,
+  toStoredButtons,
   toPortfolio,
   toTransaction,
   TRADE_KEY_RETENTION_S,
@@ -679,6 +684,36 @@ export class DynamoDbStore implements Store {
 
   async clearAttempts(key: string): Promise<void> {
     await this.doc.send(new DeleteCommand({ TableName: this.t.idempotency, Key: { id: attemptsId(key) } }));
+  }
+
+  async saveButtons(id: string, set: ButtonSet, expiresAt: number): Promise<void> {
+    // TTL only sweeps (it can lag by days): getButtons and takeButtons check the expiry themselves.
+    await this.doc.send(new PutCommand({ TableName: this.t.idempotency, Item: buttonsItem(id, set, expiresAt) }));
+  }
+
+  async getButtons(id: string, now: number): Promise<StoredButtons | null> {
+    const item = await this.get(this.t.idempotency, { id: buttonsId(id) });
+    return item && (item.expiresAt as number) > now ? toStoredButtons(item) : null;
+  }
+
+  async takeButtons(id: string, now: number): Promise<boolean> {
+    // One conditional update: of racing presses on any number of instances only one finds them unused.
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.t.idempotency,
+          Key: { id: buttonsId(id) },
+          UpdateExpression: 'SET #used = :true',
+          ConditionExpression: '#used = :false AND #exp > :now',
+          ExpressionAttributeNames: { '#used': 'used', '#exp': 'expiresAt' },
+          ExpressionAttributeValues: { ':true': true, ':false': false, ':now': now },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   }
 
   async recordActivity(entry: ActivityEntry): Promise<void> {

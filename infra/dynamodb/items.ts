@@ -8,7 +8,7 @@
  * (sk, listPk, rev, ...) never leak into what the core sees.
  */
 import type { Account, ActivityEntry, LinkedIdentity, Portfolio, PriceAlert, Transaction } from '../../core/domain';
-import type { Attempts } from '../../core/ports';
+import type { Attempts, ButtonSet, StoredButtons } from '../../core/ports';
 import { ACCOUNTS_PARTITION, ACTIVITY_SHARDS, COUNTER_SHARDS, TRANSACTION_FEED_SHARDS } from './tables';
 
 export type Item = Record<string, unknown>;
@@ -147,6 +147,20 @@ export const attemptsId = (key: string) => `attempts#${key}`;
 
 export function toAttempts(i: Item): Attempts {
   return { count: i.count as number, firstAt: i.firstAt as number, lastAt: i.lastAt as number };
+}
+
+// ---- chat buttons -------------------------------------------------------------------------------
+
+export const buttonsId = (id: string) => `buttons#${id}`;
+
+export function buttonsItem(id: string, set: ButtonSet, expiresAt: number): Item {
+  return { id: buttonsId(id), owner: set.owner, buttons: set.buttons, used: false, expiresAt, ttl: ttlSeconds(expiresAt) };
+}
+
+export function toStoredButtons(i: Item): StoredButtons {
+  const stored: StoredButtons = { buttons: i.buttons as ButtonSet['buttons'], used: i.used === true };
+  if (i.owner !== undefined) stored.owner = i.owner as string;
+  return stored;
 }
 
 // ---- alerts ---------------------------------------------------------------------------------------

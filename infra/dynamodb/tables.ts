@@ -122,8 +122,9 @@ export const TABLES = {
     ],
     ttlAttribute: 'ttl',
   },
-  /** Trade idempotency records (`trade#<username>#<key>`), once-only claims (`claim#<key>`) and
-   *  brute-force attempt counters (`attempts#<key>`): small keyed records that expire. */
+  /** Trade idempotency records (`trade#<username>#<key>`), once-only claims (`claim#<key>`),
+   *  brute-force attempt counters (`attempts#<key>`) and what chat buttons do (`buttons#<id>`):
+   *  small keyed records that expire. */
   idempotency: {
     name: 'idempotency',
     partitionKey: S('id'),

@@ -160,6 +160,21 @@ export const MIGRATIONS: readonly Migration[] = [
         COALESCE((SELECT MAX(timestamp) FROM transactions t WHERE t.username = portfolios.username), 0);
     `,
   },
+  {
+    // What chat buttons do lives here rather than in a bot's memory, so a button still works after
+    // a restart and when another process receives the press, and `used` is set by one conditional
+    // UPDATE, so only one press of a message's buttons goes through. `body` is the ButtonSet as
+    // JSON: it is only ever read and written whole. Rows are swept by expiry when buttons are saved.
+    sql: `
+      CREATE TABLE buttons (
+        id         TEXT PRIMARY KEY,
+        body       TEXT NOT NULL,
+        used       INTEGER NOT NULL DEFAULT 0,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX buttons_by_expiry ON buttons(expires_at);
+    `,
+  },
 ];
 
 /**

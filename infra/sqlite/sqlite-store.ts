@@ -26,17 +26,19 @@ import {
   ConflictError,
   type AccountPatch,
   type Attempts,
+  type ButtonSet,
   type Page,
   type PageRequest,
   type Store,
+  type StoredButtons,
   type TradeOutcome,
   type TradePlan,
 } from '../../core/ports';
 import { migrate } from './migrations';
 import { applyPlan } from '../../core/trading';
 
-/** Claim keys this far past their expiry are swept; the store has no clock of its own. */
-const CLAIM_SWEEP_MS = 7 * 24 * 60 * 60 * 1000;
+/** Claim keys and buttons this far past their expiry are swept; the store has no clock of its own. */
+const SWEEP_MS = 7 * 24 * 60 * 60 * 1000;
 
 interface AccountRow {
   username: string;
@@ -332,7 +334,7 @@ export class SqliteStore implements Store {
   async claimOnce(key: string, expiresAt: number): Promise<boolean> {
     return this.db.transaction((): boolean => {
       // The store has no clock; keys whose expiry is a week before this new key's are surely dead.
-      this.s.sweepClaims.run(expiresAt - CLAIM_SWEEP_MS);
+      this.s.sweepClaims.run(expiresAt - SWEEP_MS);
       return this.s.insertClaim.run(key, expiresAt).changes === 1;
     })();
   }
@@ -356,6 +358,24 @@ export class SqliteStore implements Store {
 
   async clearAttempts(key: string): Promise<void> {
     this.s.deleteAttempts.run(key);
+  }
+
+  async saveButtons(id: string, set: ButtonSet, expiresAt: number): Promise<void> {
+    this.db.transaction(() => {
+      // As for claims: buttons live minutes, so those that expired a week before these are dead.
+      this.s.sweepButtons.run(expiresAt - SWEEP_MS);
+      this.s.insertButtons.run(id, JSON.stringify(set), expiresAt);
+    })();
+  }
+
+  async getButtons(id: string, now: number): Promise<StoredButtons | null> {
+    const row = this.s.buttons.get(id, now) as { body: string; used: number } | undefined;
+    return row ? { ...(JSON.parse(row.body) as ButtonSet), used: row.used === 1 } : null;
+  }
+
+  async takeButtons(id: string, now: number): Promise<boolean> {
+    // Conditional on used = 0: of racing presses, on any connection, only the first changes the row.
+    return this.s.takeButtons.run(id, now).changes === 1;
   }
 
   /**
@@ -491,6 +511,11 @@ function prepareStatements(db: Database.Database) {
     sweepClaims: p('DELETE FROM claims WHERE expires_at < ?'),
     insertClaim: p('INSERT INTO claims (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
     deleteClaim: p('DELETE FROM claims WHERE key = ?'),
+
+    sweepButtons: p('DELETE FROM buttons WHERE expires_at < ?'),
+    insertButtons: p('INSERT INTO buttons (id, body, expires_at) VALUES (?, ?, ?)'),
+    buttons: p('SELECT body, used FROM buttons WHERE id = ? AND expires_at > ?'),
+    takeButtons: p('UPDATE buttons SET used = 1 WHERE id = ? AND used = 0 AND expires_at > ?'),
 
     sweepAttempts: p('DELETE FROM attempts WHERE expires_at <= ?'),
     recordAttempt: p(`INSERT INTO attempts (key, count, first_at, last_at, expires_at) VALUES (@key, 1, @now, @now, @expiresAt)

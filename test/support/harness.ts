@@ -107,15 +107,16 @@ export interface TestBot {
 }
 
 /** Default prices: every default coin at its reference price. `logger` replaces the silent one
- *  (a test capturing the real logger's output passes it here). */
-export async function makeTestBot(options: { config?: Partial<CoreConfig>; store?: Store; logger?: Logger } = {}): Promise<TestBot> {
+ *  (a test capturing the real logger's output passes it here); `ids` the counting ids (a core
+ *  started again on a store that has trades needs ids the first one did not hand out). */
+export async function makeTestBot(options: { config?: Partial<CoreConfig>; store?: Store; logger?: Logger; ids?: IdGenerator } = {}): Promise<TestBot> {
   const clock = new ManualClock();
   const feed = new HandFeed(clock);
   for (const coin of DEFAULT_COINS) feed.set(coin.id, coin.referencePriceUsd);
   const store = options.store ?? SqliteStore.open({ file: ':memory:' });
   const notifier = new RecordingNotifier();
   const core = createCore({
-    store, prices: feed, notifier, passwords: new BcryptPasswords(4), clock, ids: countingIds(), logger: options.logger ?? silentLogger,
+    store, prices: feed, notifier, passwords: new BcryptPasswords(4), clock, ids: options.ids ?? countingIds(), logger: options.logger ?? silentLogger,
     config: { ...DEFAULT_CORE_CONFIG, ...options.config },
   });
   let sequence = 0;
