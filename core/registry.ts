@@ -5,7 +5,7 @@
 import type { ArgSpec } from './args';
 import type { Caller } from './domain';
 import type { RichMessage } from './messages';
-import type { CommandContext } from './context';
+import type { ChatType, CommandContext } from './context';
 
 export type ChatScope = 'private' | 'any';
 
@@ -79,9 +79,10 @@ export class CommandRegistry {
     return command.roles.includes(caller);
   }
 
-  /** Top-level names (the first word), for menus such as Telegram's setMyCommands. */
-  topLevel(): AnyCommand[] {
-    return this.commands.filter((c) => !c.name.includes(' '));
+  /** The commands any of `callers` may run in this kind of chat: what /help lists and what every
+   *  platform's command menu is built from. */
+  available(callers: readonly Caller[], chat: ChatType): AnyCommand[] {
+    return this.commands.filter((c) => callers.some((caller) => this.allowed(c, caller)) && (c.chats === 'any' || chat === 'private'));
   }
 
   /** The closest known names to a mistyped one, for "did you mean". */

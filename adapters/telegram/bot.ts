@@ -20,12 +20,12 @@ import { Telegraf } from 'telegraf';
 import type { BotCommand, Chat, Message, Update, User } from 'telegraf/types';
 import type { Core } from '../../core/app';
 import { ChatButtons, type ButtonLookup, type ButtonTtls } from '../../core/buttons';
-import type { ChatRef } from '../../core/context';
+import type { ChatRef, ChatType } from '../../core/context';
 import { identityKey, type Caller, type IdentityRef } from '../../core/domain';
 import type { DispatchResult } from '../../core/dispatcher';
 import type { RichMessage } from '../../core/messages';
 import type { Logger } from '../../core/ports';
-import type { AnyCommand } from '../../core/registry';
+import type { CommandRegistry } from '../../core/registry';
 import { buttonOf, callbackData } from './buttons';
 import { renderRichMessage, type RenderedChunk } from './render';
 import { TelegramSender, type BroadcastReport, type BroadcastTarget, type OutboundPayload, type SendOutcome, type SenderLimits } from './sender';
@@ -96,12 +96,11 @@ function errorSummary(error: unknown): Record<string, unknown> {
   return { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
 }
 
-/** Builds the menu Telegram shows for a set of roles and a chat type. */
-export function menuCommands(commands: readonly AnyCommand[], roles: readonly Caller[], chat: 'private' | 'group'): BotCommand[] {
-  return commands
+/** Builds the menu Telegram shows for a set of roles and a chat type: the registry's list, as
+ *  Telegram's rules allow (top-level names of 1-32 [a-z0-9_], at most 100). */
+export function menuCommands(registry: CommandRegistry, roles: readonly Caller[], chat: ChatType): BotCommand[] {
+  return registry.available(roles, chat)
     .filter((c) => !c.name.includes(' ') && /^[a-z0-9_]{1,32}$/.test(c.name))
-    .filter((c) => roles.some((r) => c.roles.includes(r)))
-    .filter((c) => chat === 'private' || c.chats !== 'private')
     .slice(0, 100)
     .map((c) => ({ command: c.name, description: c.summary.length > 256 ? `${c.summary.slice(0, 255)}…` : c.summary || c.name }));
 }
@@ -335,7 +334,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     if (known?.role === role) return;
     const scope = { type: 'chat', chat_id: chatId };
     if (STAFF_ROLES.includes(role)) {
-      await call('setMyCommands', { commands: menuCommands(core.registry.commands, [role], 'private'), scope });
+      await call('setMyCommands', { commands: menuCommands(core.registry, [role], 'private'), scope });
     } else if (known && STAFF_ROLES.includes(known.role)) {
       await call('deleteMyCommands', { scope });
     }
@@ -345,7 +344,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     const everyone: Caller[] = ['guest', 'user'];
     for (const [type, chat] of [['all_private_chats', 'private'], ['all_group_chats', 'group']] as const) {
       try {
-        await call('setMyCommands', { commands: menuCommands(core.registry.topLevel(), everyone, chat), scope: { type } });
+        await call('setMyCommands', { commands: menuCommands(core.registry, everyone, chat), scope: { type } });
       } catch (error) {
         logger.warn({ scope: type, ...errorSummary(error) }, 'could not set the Telegram command menu');
       }

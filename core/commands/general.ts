@@ -3,14 +3,9 @@ import { args, optional } from '../args';
 import { UserError } from '../errors';
 import { formatTime } from '../format';
 import { reply } from '../messages';
-import { defineCommand, usageOf, type AnyCommand } from '../registry';
-import type { CommandContext } from '../context';
+import { defineCommand, usageOf } from '../registry';
 import { redeemLinkCode } from './account';
 
-function commandList(ctx: CommandContext): AnyCommand[] {
-  const { registry } = ctx.services;
-  return registry.commands.filter((c) => registry.allowed(c, ctx.caller) && (c.chats === 'any' || ctx.chat.type === 'private'));
-}
 
 export const start = defineCommand({
   name: 'start',
@@ -60,7 +55,7 @@ export const help = defineCommand({
         ].join('\n')).join('\n\n'),
       });
     }
-    const lines = commandList(ctx).map((c) => `${usageOf(c)}: ${c.summary}`);
+    const lines = ctx.services.registry.available([ctx.caller], ctx.chat.type).map((c) => `${usageOf(c)}: ${c.summary}`);
     return reply('info', { title: `Commands for ${ctx.caller === 'guest' ? 'a new visitor' : `a ${ctx.caller}`}`, text: lines.join('\n'), footer: '/help <command> explains one in detail.' });
   },
 });
