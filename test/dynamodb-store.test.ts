@@ -124,6 +124,18 @@ describe('DynamoDB store', () => {
     return opened;
   }
 
+  /** A store on fresh tables, with its SDK clients at hand to intercept or bypass. */
+  async function storeWithClients() {
+    const prefix = await freshTables();
+    const clients = createClients({ ...LOCAL_CLIENT_CONFIG, endpoint });
+    const store = new DynamoDbStore(clients, prefix);
+    cleanups.push(async () => {
+      await store.close();
+      await deleteTables(admin, prefix, STORE_TABLES);
+    });
+    return { store, clients, prefix };
+  }
+
   it('keeps every ledger whole under 500 parallel trades by 20 users through two instances', async () => {
     const [a, b] = (await stores(2)) as [DynamoDbStore, DynamoDbStore];
     const users = Array.from({ length: 20 }, (_, i) => `trader_${i}`);
@@ -230,13 +242,7 @@ describe('DynamoDB store', () => {
   }, 60_000);
 
   it('retries a trade whose transaction meets a conflict, then succeeds', async () => {
-    const prefix = await freshTables();
-    const clients = createClients({ ...LOCAL_CLIENT_CONFIG, endpoint });
-    const store = new DynamoDbStore(clients, prefix);
-    cleanups.push(async () => {
-      await store.close();
-      await deleteTables(admin, prefix, STORE_TABLES);
-    });
+    const { store, clients } = await storeWithClients();
     await store.createAccount(account('alice'), '100');
 
     // The next two transactions are cancelled as DynamoDB does when another transaction holds an item.
@@ -280,13 +286,7 @@ describe('DynamoDB store', () => {
   });
 
   it('stamps the first trade on a portfolio written before lastTradeAt existed after its newest trade', async () => {
-    const prefix = await freshTables();
-    const clients = createClients({ ...LOCAL_CLIENT_CONFIG, endpoint });
-    const store = new DynamoDbStore(clients, prefix);
-    cleanups.push(async () => {
-      await store.close();
-      await deleteTables(admin, prefix, STORE_TABLES);
-    });
+    const { store, clients, prefix } = await storeWithClients();
     await store.createAccount(account('alice'), '1000');
     const buy = (id: string, at: number) => (p: Portfolio) => planBuy(p, { kind: 'cash', value: dec(10) }, terms(id, 'alice', 'solana', at));
     await store.executeTrade('alice', 'k1', buy('tx-1', T + 5000));
