@@ -1,6 +1,12 @@
 /**
  * The command registry: every command is declared once, and parsing, validation, permissions,
  * help and the platforms' command menus all derive from that declaration.
+ *
+ * Names follow the strictest platform's shape (Discord's application commands): a top-level name
+ * is either one command with arguments ("buy") or a group of sub-commands ("coins add", "coins
+ * remove"), never both. Typing the group's name alone, or with arguments that are not a
+ * sub-command, runs the group's default sub-command: "/coins" is "/coins list" and "/alert btc
+ * above 1" is "/alert set btc above 1", so text chats keep their short forms.
  */
 import type { ArgSpec } from './args';
 import type { Caller } from './domain';
@@ -14,8 +20,10 @@ type ArgValues<A extends Record<string, ArgSpec<any>>> = {
 };
 
 export interface CommandSpec<A extends Record<string, ArgSpec<any>> = Record<string, ArgSpec<any>>> {
-  /** One word ("buy") or a parent and a sub-command ("coins add"). */
+  /** One word ("buy") or a group and a sub-command ("coins add"). */
   name: string;
+  /** A sub-command that runs when its group's name is typed without one of its sub-commands. */
+  groupDefault?: boolean;
   aliases?: string[];
   summary: string;
   /** Positional arguments, in order. */
@@ -43,17 +51,31 @@ export function defineCommand<A extends Record<string, ArgSpec<any>>>(spec: Comm
   return spec as unknown as AnyCommand;
 }
 
+/** How the command is typed: "/alert [set] <coin> <above|below> <price>" (a group's default
+ *  sub-command may be left out). */
 export function usageOf(command: AnyCommand): string {
   const parts = Object.entries(command.args).map(([name, arg]) => {
     const label = arg.choices && arg.choices.length <= 4 ? arg.choices.join('|') : name;
     const shown = arg.rest ? `${label}...` : label;
     return arg.optional ? `[${shown}]` : `<${shown}>`;
   });
-  return [`/${command.name}`, ...parts].join(' ');
+  const [group, sub] = command.name.split(' ');
+  const name = command.groupDefault ? `/${group} [${sub}]` : `/${command.name}`;
+  return [name, ...parts].join(' ');
+}
+
+/** A top-level entry of a platform's command menu: a command, or a group of sub-commands. */
+export interface MenuEntry {
+  name: string;
+  summary: string;
+  /** The group's sub-commands the callers may run, default first; empty for a plain command. */
+  subcommands: AnyCommand[];
 }
 
 export class CommandRegistry {
   private readonly byName = new Map<string, AnyCommand>();
+  /** Group name → its default sub-command. */
+  private readonly defaults = new Map<string, AnyCommand>();
 
   constructor(readonly commands: readonly AnyCommand[]) {
     for (const command of commands) {
@@ -61,18 +83,37 @@ export class CommandRegistry {
         if (this.byName.has(name)) throw new Error(`Command name /${name} is declared twice`);
         this.byName.set(name, command);
       }
+      const [group, sub] = command.name.split(' ');
+      if (command.groupDefault) {
+        if (!sub) throw new Error(`/${command.name} is not a sub-command, so it cannot be its group's default`);
+        if (this.defaults.has(group!)) throw new Error(`The group /${group} has two default sub-commands`);
+        this.defaults.set(group!, command);
+      }
+    }
+    for (const command of commands) {
+      const group = command.name.split(' ')[0]!;
+      if (command.name.includes(' ') && this.byName.get(group)?.name === group) {
+        throw new Error(`/${group} is both a command and a group of sub-commands: make it a sub-command (e.g. /${group} list, groupDefault)`);
+      }
     }
   }
 
-  /** Finds the command for the leading words: a sub-command ("coins add") wins over its parent. */
+  /** Finds the command for the leading words: a sub-command ("coins add"), a plain command
+   *  ("buy"), or a group's default sub-command ("coins" → "coins list"). */
   resolve(words: string[]): { command: AnyCommand; consumed: number } | undefined {
     const [first, second] = words;
+    if (first === undefined) return undefined;
     if (second !== undefined) {
       const sub = this.byName.get(`${first} ${second}`);
       if (sub) return { command: sub, consumed: 2 };
     }
-    const command = first === undefined ? undefined : this.byName.get(first);
+    const command = this.byName.get(first) ?? this.defaults.get(first);
     return command && { command, consumed: 1 };
+  }
+
+  /** The command with exactly this name ("coins add") or alias, for structured input. */
+  byExactName(name: string): AnyCommand | undefined {
+    return this.byName.get(name);
   }
 
   allowed(command: AnyCommand, caller: Caller): boolean {
@@ -83,6 +124,27 @@ export class CommandRegistry {
    *  platform's command menu is built from. */
   available(callers: readonly Caller[], chat: ChatType): AnyCommand[] {
     return this.commands.filter((c) => callers.some((caller) => this.allowed(c, caller)) && (c.chats === 'any' || chat === 'private'));
+  }
+
+  /** The top-level entries of a command menu for these callers in this kind of chat: each plain
+   *  command, and each group once with the sub-commands they may run (its default's summary
+   *  describes the group). */
+  menu(callers: readonly Caller[], chat: ChatType): MenuEntry[] {
+    const entries = new Map<string, MenuEntry>();
+    for (const command of this.available(callers, chat)) {
+      const [name, sub] = command.name.split(' ');
+      if (!sub) {
+        entries.set(name!, { name: name!, summary: command.summary, subcommands: [] });
+        continue;
+      }
+      const entry = entries.get(name!) ?? { name: name!, summary: command.summary, subcommands: [] };
+      if (command.groupDefault) {
+        entry.summary = command.summary;
+        entry.subcommands.unshift(command);
+      } else entry.subcommands.push(command);
+      entries.set(name!, entry);
+    }
+    return [...entries.values()];
   }
 
   /** The closest known names to a mistyped one, for "did you mean". */

@@ -18,10 +18,10 @@ const EXPECTED: Record<string, Caller[]> = {
   start: EVERYONE, help: EVERYONE, about: EVERYONE, whoami: EVERYONE,
   signup: EVERYONE, login: EVERYONE, link: EVERYONE, // Signup and Login: every role
   unlink: ACCOUNTS,
-  price: EVERYONE, coins: EVERYONE, // public market data
+  price: EVERYONE, 'coins list': EVERYONE, // public market data
   buy: [U], sell: [U], portfolio: [U], history: [U], // Buy/Sell/Portfolio/Own history: user only
-  alert: [U], alerts: [U], 'alert remove': [U], // Price Alerts: user only
-  settings: ACCOUNTS, 'settings currency': ACCOUNTS, 'settings email': ACCOUNTS, // Settings, Currency, Email: all
+  'alert set': [U], alerts: [U], 'alert remove': [U], // Price Alerts: user only
+  'settings show': ACCOUNTS, 'settings currency': ACCOUNTS, 'settings email': ACCOUNTS, // Settings, Currency, Email: all
   market: [N], // Market Analysis: analyst only
   stats: [A, N, M], // System Statistics
   users: [A, M], transactions: [A, M], // View All Users, Transaction History (All)
@@ -50,15 +50,15 @@ const VALID: Record<string, string | ((caller: Caller) => string | Promise<strin
   link: async (caller) => (caller === 'guest' ? `/link ${await freshLinkCode()}` : '/link'),
   unlink: '/unlink',
   price: '/price btc eth',
-  coins: '/coins',
+  'coins list': '/coins',
   buy: '/buy btc $10',
   sell: '/sell btc 10%',
   portfolio: '/portfolio',
   history: '/history',
-  alert: '/alert btc above 1000000',
+  'alert set': '/alert btc above 1000000',
   alerts: '/alerts',
   'alert remove': async () => `/alert remove ${await anAlertOfTheUser()}`,
-  settings: '/settings',
+  'settings show': '/settings',
   'settings currency': '/settings currency eur',
   'settings email': '/settings email on',
   market: '/market',

@@ -99,10 +99,10 @@ function errorSummary(error: unknown): Record<string, unknown> {
 /** Builds the menu Telegram shows for a set of roles and a chat type: the registry's list, as
  *  Telegram's rules allow (top-level names of 1-32 [a-z0-9_], at most 100). */
 export function menuCommands(registry: CommandRegistry, roles: readonly Caller[], chat: ChatType): BotCommand[] {
-  return registry.available(roles, chat)
-    .filter((c) => !c.name.includes(' ') && /^[a-z0-9_]{1,32}$/.test(c.name))
+  return registry.menu(roles, chat)
+    .filter((entry) => /^[a-z0-9_]{1,32}$/.test(entry.name))
     .slice(0, 100)
-    .map((c) => ({ command: c.name, description: c.summary.length > 256 ? `${c.summary.slice(0, 255)}…` : c.summary || c.name }));
+    .map((entry) => ({ command: entry.name, description: entry.summary.length > 256 ? `${entry.summary.slice(0, 255)}…` : entry.summary || entry.name }));
 }
 
 export function createTelegramBot(options: TelegramBotOptions): TelegramBot {

@@ -155,7 +155,8 @@ export const unlink = defineCommand({
 });
 
 export const settings = defineCommand({
-  name: 'settings',
+  name: 'settings show',
+  groupDefault: true,
   summary: 'Show your settings',
   args: {},
   examples: ['/settings'],

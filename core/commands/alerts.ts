@@ -8,7 +8,8 @@ import { defineCommand } from '../registry';
 import { priceFooter, requireAccount, viewOf } from '../view';
 
 export const alert = defineCommand({
-  name: 'alert',
+  name: 'alert set',
+  groupDefault: true,
   summary: 'Alert me when a coin goes above or below a price (in your currency)',
   args: { coin: args.coin(), condition: args.choice('above or below', ['above', 'below'] as const), price: args.price() },
   examples: ['/alert btc above 100000', '/alert eth below 2500'],

@@ -46,7 +46,8 @@ export const price = defineCommand({
 });
 
 export const coins = defineCommand({
-  name: 'coins',
+  name: 'coins list',
+  groupDefault: true,
   summary: 'List the coins you can trade',
   args: {},
   examples: ['/coins'],
