@@ -1,7 +1,9 @@
 /**
- * The one way into the core. Adapters hand it what a user typed; it answers with a rich message.
- * Pipeline: parse → identify the caller → find the command → check role and chat → validate the
- * arguments → run once per delivered message → record the activity. Nothing thrown escapes it.
+ * The one way into the core. Adapters hand it what a user typed (a text line), or a command and
+ * its argument values where the platform has typed options (Discord); it answers with a rich
+ * message. Pipeline: parse → identify the caller → find the command → check role and chat →
+ * validate the arguments → run once per delivered message → record the activity. Nothing thrown
+ * escapes it.
  */
 import type { ZodError } from 'zod';
 import type { ChatRef, CommandContext, Services } from './context';
@@ -11,11 +13,18 @@ import { formatTime } from './format';
 import { errorMessage, type RichMessage } from './messages';
 import { usageOf, type AnyCommand } from './registry';
 
-export interface IncomingCommand {
+/** A command chosen from a platform's typed options rather than typed as a line. */
+export interface StructuredCommand {
+  /** The registry's name, e.g. "coins add". */
+  name: string;
+  /** Raw values by argument name, as the platform delivered them; validated like typed words
+   *  (a `rest` argument's words are separated by spaces). */
+  args: Record<string, string | number | boolean | undefined>;
+}
+
+interface IncomingBase {
   identity: IdentityRef;
   chat: ChatRef;
-  /** What the user typed, e.g. "/buy btc $250" (a leading "/" and an "@BotName" suffix are optional). */
-  text: string;
   /** The platform's id for this delivery (message id, interaction id); a redelivery repeats it. */
   messageId: string;
   /** When the user sent it (ms), where the platform says: a command that changes something and
@@ -26,6 +35,17 @@ export interface IncomingCommand {
   /** This is the user pressing a 'confirm' button. */
   confirmed?: boolean;
 }
+
+export type IncomingCommand = IncomingBase & (
+  /** What the user typed, e.g. "/buy btc $250" (a leading "/" and an "@BotName" suffix are optional). */
+  | { text: string }
+  | { command: StructuredCommand }
+);
+
+/** The input understood as far as it can be without knowing the caller. */
+type Request =
+  | { ok: false; message: RichMessage }
+  | { ok: true; head: string; found?: AnyCommand; words: string[]; parse: () => Parsed };
 
 export interface DispatchResult {
   message: RichMessage;
@@ -53,18 +73,16 @@ export class Dispatcher {
     } catch (error) {
       // Only the command's name is logged: the rest of the line may hold a password, and an
       // unknown first word may be one.
-      const command = this.services.registry.resolve(commandWords(input.text))?.command.name;
+      const command = 'text' in input ? this.services.registry.resolve(commandWords(input.text))?.command.name : input.command.name;
       this.services.logger.error({ err: error, command, identity: key, messageId: input.messageId }, 'command failed');
       return { message: errorMessage('Something went wrong on our side and nothing was changed. Please try again in a moment.') };
     }
   }
 
   private async run(input: IncomingCommand, key: string): Promise<DispatchResult> {
-    const { registry, store } = this.services;
-    if (input.text.length > MAX_INPUT) return { message: errorMessage('That message is too long to be a command.') };
-    const words = commandWords(input.text);
-    const head = words[0];
-    if (!head) return { message: errorMessage('Commands start with /. Try /help.') };
+    const { store } = this.services;
+    const request = this.understand(input);
+    if (!request.ok) return { message: request.message };
 
     const linked = await store.findIdentity(key);
     const account = linked ? await store.getAccount(linked.username) : null;
@@ -75,17 +93,15 @@ export class Dispatcher {
       canConfirm: input.canConfirm ?? false, confirmed: input.confirmed ?? false,
     };
 
-    const found = registry.resolve(words);
-    if (!found) {
+    const command = request.found;
+    if (!command) {
       // The unknown word is not recorded: it may be a password typed without its command.
       await this.record(ctx, '(unknown command)', 'error');
-      return { message: errorMessage(this.unknownCommand(head, ctx)) };
+      return { message: errorMessage(this.unknownCommand(request.head, ctx)) };
     }
-    const { command } = found;
-    const tokens = words.slice(found.consumed);
-    const detail = command.sensitive ? `/${command.name}` : [`/${command.name}`, ...tokens].join(' ').slice(0, 200);
+    const detail = command.sensitive ? `/${command.name}` : [`/${command.name}`, ...request.words].join(' ').slice(0, 200);
     const result = (message: RichMessage): DispatchResult => ({
-      message, command: command.name, deleteInput: command.sensitive === true && input.chat.type === 'group' && tokens.length > 0,
+      message, command: command.name, deleteInput: command.sensitive === true && input.chat.type === 'group' && request.words.length > 0,
     });
 
     const refusal = this.refusal(command, ctx);
@@ -93,7 +109,7 @@ export class Dispatcher {
       await this.record(ctx, detail, 'denied');
       return result(refusal);
     }
-    const parsed = parseArgs(command, tokens);
+    const parsed = request.parse();
     if (!parsed.ok) {
       await this.record(ctx, detail, 'error');
       return result(errorMessage(parsed.error, usageOf(command)));
@@ -119,6 +135,25 @@ export class Dispatcher {
     // answer into "nothing was changed".
     await this.record(ctx, detail, outcome);
     return result(message);
+  }
+
+  /** Finds the command and how to read its arguments, from a typed line or typed options. */
+  private understand(input: IncomingCommand): Request {
+    const { registry } = this.services;
+    if ('command' in input) {
+      const { name, args } = input.command;
+      const found = registry.byExactName(name);
+      const raw = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined).map(([k, v]) => [k, visible(String(v)).trim()]));
+      // In declared order, as if typed, for the activity log.
+      const words = found ? Object.keys(found.args).flatMap((k) => (raw[k] === undefined ? [] : [raw[k]!])) : [];
+      return { ok: true, head: name.split(' ')[0]!, found, words, parse: () => validateArgs(found!, raw) };
+    }
+    if (input.text.length > MAX_INPUT) return { ok: false, message: errorMessage('That message is too long to be a command.') };
+    const all = commandWords(input.text);
+    if (!all[0]) return { ok: false, message: errorMessage('Commands start with /. Try /help.') };
+    const resolved = registry.resolve(all);
+    const words = all.slice(resolved?.consumed ?? 1);
+    return { ok: true, head: all[0], found: resolved?.command, words, parse: () => parseArgs(resolved!.command, words) };
   }
 
   /** Why this caller may not run the command here, or undefined when they may. */
@@ -164,34 +199,52 @@ export class Dispatcher {
   }
 }
 
+/** The text without invisible characters (whitespace among them becomes a space). */
+function visible(text: string): string {
+  return text.replace(INVISIBLE, (c) => (/\s/.test(c) ? ' ' : ''));
+}
+
 /** The typed line as words, invisible characters dropped, the command word normalised ("/Buy@Bot" → "buy"). */
 function commandWords(text: string): string[] {
-  const words = text.replace(INVISIBLE, (c) => (/\s/.test(c) ? ' ' : '')).trim().split(/\s+/).filter(Boolean);
+  const words = visible(text).trim().split(/\s+/).filter(Boolean);
   if (words[0] !== undefined) words[0] = words[0].replace(/^\//, '').replace(/@\S*$/, '').toLowerCase();
   return words[0] ? words : [];
 }
 
 type Parsed = { ok: true; values: Record<string, unknown> } | { ok: false; error: string };
 
-/** Maps words to the declared positional arguments and validates each with its schema. */
+/** Maps words to the declared positional arguments, then validates them. */
 export function parseArgs(command: AnyCommand, tokens: string[]): Parsed {
-  const values: Record<string, unknown> = {};
-  const entries = Object.entries(command.args);
+  const raw: Record<string, string | string[]> = {};
   let next = 0;
-  for (const [name, arg] of entries) {
-    const raw = arg.rest ? tokens.slice(next) : tokens[next];
-    const missing = raw === undefined || (Array.isArray(raw) && raw.length === 0);
-    if (missing) {
+  for (const [name, arg] of Object.entries(command.args)) {
+    if (next >= tokens.length) break;
+    raw[name] = arg.rest ? tokens.slice(next) : tokens[next]!;
+    next = arg.rest ? tokens.length : next + 1;
+  }
+  const parsed = validateArgs(command, raw);
+  if (parsed.ok && next < tokens.length) {
+    return { ok: false, error: Object.keys(command.args).length ? `Too many words after /${command.name}: “${tokens.slice(next).join(' ').slice(0, 40)}” is not expected.` : `/${command.name} takes no arguments.` };
+  }
+  return parsed;
+}
+
+/** Validates raw values by argument name with each argument's schema: the one check every input
+ *  goes through, typed words and platform options alike. */
+export function validateArgs(command: AnyCommand, raw: Record<string, string | string[] | undefined>): Parsed {
+  const unknown = Object.keys(raw).find((name) => !(name in command.args));
+  if (unknown) return { ok: false, error: `/${command.name} has no option ${unknown.slice(0, 32)}.` };
+  const values: Record<string, unknown> = {};
+  for (const [name, arg] of Object.entries(command.args)) {
+    let value = raw[name];
+    if (arg.rest && typeof value === 'string') value = value.split(/\s+/).filter(Boolean);
+    if (value === undefined || value.length === 0) {
       if (arg.optional) continue;
       return { ok: false, error: `Missing ${name}: ${arg.description}.` };
     }
-    next = arg.rest ? tokens.length : next + 1;
-    const result = arg.schema.safeParse(raw);
+    const result = arg.schema.safeParse(value);
     if (!result.success) return { ok: false, error: firstIssue(result.error) };
     values[name] = result.data;
-  }
-  if (next < tokens.length) {
-    return { ok: false, error: entries.length ? `Too many words after /${command.name}: “${tokens.slice(next).join(' ').slice(0, 40)}” is not expected.` : `/${command.name} takes no arguments.` };
   }
   return { ok: true, values };
 }
