@@ -187,10 +187,12 @@ export interface Notifier {
   send(username: string, message: { subject: string; body: string }): void;
 }
 
-/** Pushes a message to a user's chat outside any conversation (a fired alert): implemented by
- *  the chat adapters, keyed by the identity's platform. */
+/** Pushes a message to a user's chat outside any conversation (a fired alert). The composition
+ *  root implements it over the running chat adapters (core/chat-adapter.ts), by the identity's
+ *  platform. */
 export interface ChatDelivery {
-  /** True when the message was handed to the platform. Never throws. */
+  /** True when the message was handed to the platform; false when it was not, or no adapter of
+   *  the identity's platform is running. Never throws. */
   deliver(identity: LinkedIdentity, message: RichMessage): Promise<boolean>;
 }
 
@@ -210,6 +212,8 @@ export interface IdGenerator {
 }
 
 export interface Logger {
+  /** Optional: detail only worth seeing when tracing a problem (LOG_LEVEL=debug). */
+  debug?(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;

@@ -1,20 +1,18 @@
 /**
  * Entry point: read configuration, wire ports to implementations, start the price feed, the
- * scheduled jobs and the chat adapters. With no chat token it runs the terminal chat, and ends
- * with its input; with one it runs the chat bots until SIGINT or SIGTERM.
+ * scheduled jobs and the chat adapters of every configured platform (src/adapters.ts), side by
+ * side, until SIGINT or SIGTERM. With none configured it runs the terminal chat, and also ends
+ * with its input.
  */
 import 'dotenv/config';
-import { randomUUID } from 'node:crypto';
 import cron from 'node-cron';
 import { AlertEngine } from '../core/alert-engine';
-import { renderPlainText } from '../core/messages';
 import { ensureBootstrapAdmin } from '../core/staff-accounts';
 import { UserError } from '../core/errors';
-import { runConsoleChat } from '../adapters/console/console-chat';
-import { createTelegramBot } from '../adapters/telegram/bot';
 import { createLogger } from '../infra/support/logger';
+import { configuredChatAdapters, startChatAdapters, stopChatAdapters, terminalChat } from './adapters';
 import { ConfigError, loadConfig } from './config';
-import { routeByPlatform } from './chat-delivery';
+import { deliverThroughAdapters } from './chat-delivery';
 import { buildCore, openStore, startNotifier, startPriceFeed } from './compose';
 
 async function main(): Promise<void> {
@@ -47,24 +45,20 @@ async function main(): Promise<void> {
     logger.info({ removed }, 'pruned activity log');
   });
 
-  const telegram = config.TELEGRAM_BOT_TOKEN
-    ? createTelegramBot({
-        token: config.TELEGRAM_BOT_TOKEN, apiRoot: config.TELEGRAM_API_ROOT, core, logger,
-        webhook: config.TELEGRAM_WEBHOOK_URL
-          ? { url: config.TELEGRAM_WEBHOOK_URL, secret: config.TELEGRAM_WEBHOOK_SECRET!, port: config.PORT, host: config.HOST }
-          : undefined,
-      })
-    : undefined;
+  const bots = configuredChatAdapters(config, core, logger);
+  const terminal = bots.length ? undefined : terminalChat(config, core);
+  const adapters = terminal ? [terminal] : bots;
 
-  // Alerts are checked as often as prices change. In the terminal chat they print to this
-  // terminal; in Telegram they go to the user's private chat.
-  const alerts = new AlertEngine(core.services, routeByPlatform({
-    telegram: telegram && (async (identity, message) => (await telegram.post(identity.key, message)).every((o) => o.status === 'sent')),
-    console: telegram ? undefined : async (identity, message) => {
-      process.stdout.write(`[to ${identity.key}]\n${renderPlainText(message)}\n\n`);
-      return true;
-    },
-  }));
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  await startChatAdapters(adapters);
+  logger.info({ platforms: adapters.map((a) => a.platform) }, 'chat adapters running');
+
+  // Alerts are checked as often as prices change, once the adapters run, and go to each of the
+  // user's linked chats on the platforms running here (in the terminal chat, to this terminal).
+  const alerts = new AlertEngine(core.services, deliverThroughAdapters(adapters, logger));
   const alertTimer = setInterval(() => {
     alerts.check().catch((error: unknown) => logger.error({ err: error }, 'alert check failed'));
   }, Math.min(config.PRICE_POLL_SECONDS, 15) * 1000);
@@ -72,30 +66,15 @@ async function main(): Promise<void> {
   const shutdown = async () => {
     clearInterval(alertTimer);
     prune.stop();
-    await telegram?.stop();
+    await stopChatAdapters(adapters, logger);
     await prices.stop();
     await email.stop();
     await store.close();
   };
 
-  if (telegram) {
-    await telegram.start();
-    logger.info({ mode: config.TELEGRAM_WEBHOOK_URL ? 'webhook' : 'polling' }, 'Telegram bot running');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    logger.info('shutting down');
-  } else {
-    await runConsoleChat({
-      dispatcher: core.dispatcher,
-      input: process.stdin,
-      output: process.stdout,
-      user: config.CONSOLE_USER,
-      sessionId: randomUUID().slice(0, 8),
-      interactive: Boolean(process.stdin.isTTY),
-    });
-  }
+  // Bots run until a signal; the terminal chat also ends with its input.
+  const signal = await Promise.race([signalled, ...(terminal ? [terminal.ended.then(() => undefined)] : [])]);
+  if (signal) logger.info({ signal }, 'shutting down');
   await shutdown();
 }
 

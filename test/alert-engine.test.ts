@@ -7,7 +7,7 @@ import type { LinkedIdentity } from '../core/domain';
 import { renderPlainText, type RichMessage } from '../core/messages';
 import type { ChatDelivery } from '../core/ports';
 import { BcryptPasswords } from '../infra/support/system';
-import { routeByPlatform } from '../src/chat-delivery';
+import { deliverThroughAdapters } from '../src/chat-delivery';
 import { countingIds, makeTestBot, silentLogger, type TestBot } from './support/harness';
 import { startTelegramStandin } from './support/telegram-standin';
 
@@ -87,7 +87,7 @@ describe('alert engine', () => {
       await standin.send(tom, '/alert btc above 55000');
       await standin.waitFor(() => standin.botMessages(tom.id)[1]);
       bot.feed.set('bitcoin', '56000');
-      const engine = new AlertEngine(bot.core.services, routeByPlatform({ telegram: async (identity, message) => (await tg.post(identity.key, message)).every((o) => o.status === 'sent') }));
+      const engine = new AlertEngine(bot.core.services, deliverThroughAdapters([tg], silentLogger));
       expect(await engine.check()).toBe(1);
       const pushed = await standin.waitFor(() => standin.botMessages(tom.id)[2]);
       expect(pushed.text).toMatch(/BTC is above \$55,000\.00/);

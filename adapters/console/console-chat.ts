@@ -1,15 +1,19 @@
 /**
- * The terminal chat: one command per line on standard input, each reply as aligned text on
- * standard output. Works at a prompt and through a pipe (ends with the input). Besides the bot's
- * commands it understands two of its own, to try the bot as several people:
+ * The terminal chat, as a chat adapter (core/chat-adapter.ts): one command per line on standard
+ * input, each reply as aligned text on standard output. Works at a prompt and through a pipe
+ * (`ended` resolves with the input). Messages pushed to anyone (a fired alert) print here too,
+ * addressed to whom they are for. Besides the bot's commands it understands two of its own, to
+ * try the bot as several people:
  *   /as <name>              act as the console user <name> (identity console:<name>)
  *   /chat private|group     pretend the conversation is a private chat or a group
  */
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
+import { addressOn, type ChatAdapter } from '../../core/chat-adapter';
 import type { ChatType } from '../../core/context';
 import type { Dispatcher } from '../../core/dispatcher';
-import { renderPlainText } from '../../core/messages';
+import { renderPlainText, type RichMessage } from '../../core/messages';
 
 export interface ConsoleChatOptions {
   dispatcher: Dispatcher;
@@ -22,50 +26,102 @@ export interface ConsoleChatOptions {
   interactive: boolean;
 }
 
+export interface ConsoleChat extends ChatAdapter {
+  /** Resolves when the chat ended by itself: the input ended, or someone typed /quit. */
+  readonly ended: Promise<void>;
+}
+
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-export async function runConsoleChat(options: ConsoleChatOptions): Promise<void> {
+export function createConsoleChat(options: ConsoleChatOptions): ConsoleChat {
   const { dispatcher, input, output, interactive } = options;
   let user = options.user;
   let chatType: ChatType = 'private';
   let sequence = 0;
+  let stopping = false;
+  let loop: Promise<void> | undefined;
+  let lines: ReturnType<typeof createInterface> | undefined;
+  let finish: () => void = () => {};
+  let fail: (error: unknown) => void = () => {};
+  const ended = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
   const write = (text: string) => output.write(`${text}\n\n`);
   const prompt = () => interactive && output.write(`${user}${chatType === 'group' ? '@group' : ''}> `);
 
-  if (interactive) write('CryptoPulse terminal chat. Type /help to start, /as <name> to act as someone else, Ctrl-D to leave.');
-  prompt();
-  const lines = createInterface({ input, terminal: false, crlfDelay: Infinity });
-  for await (const raw of lines) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) {
-      prompt();
-      continue;
-    }
-    const [word, value] = line.split(/\s+/);
-    if (word === '/as') {
-      if (value && NAME.test(value)) {
-        user = value;
-        write(`You are now ${user} (console:${user}).`);
-      } else write('Usage: /as <name> (letters, digits, _ . -)');
-    } else if (word === '/chat') {
-      if (value === 'private' || value === 'group') {
-        chatType = value;
-        write(`This is now a ${value} chat.`);
-      } else write('Usage: /chat private|group');
-    } else if (word === '/quit' || word === '/exit') {
-      break;
-    } else {
-      sequence += 1;
-      const { message } = await dispatcher.dispatch({
-        identity: { platform: 'console', userId: user },
-        chat: { type: chatType, id: chatType === 'group' ? 'console:group' : `console:${user}` },
-        text: line,
-        messageId: `${options.sessionId}-${sequence}`,
-      });
-      const marker = message.private && chatType === 'group' ? `(sent privately to ${user})\n` : '';
-      write(marker + renderPlainText(message));
-    }
+  async function readLines(): Promise<void> {
+    // Made here, right before reading: readline drops the lines it reads before a loop iterates.
+    const reader = createInterface({ input, terminal: false, crlfDelay: Infinity });
+    lines = reader;
+    if (interactive) write('CryptoPulse terminal chat. Type /help to start, /as <name> to act as someone else, Ctrl-D to leave.');
     prompt();
+    for await (const raw of reader) {
+      // Lines read before stop() are not taken any more: only the one being answered finishes.
+      if (stopping) break;
+      const line = raw.trim();
+      if (!line || line.startsWith('#')) {
+        prompt();
+        continue;
+      }
+      const [word, value] = line.split(/\s+/);
+      if (word === '/as') {
+        if (value && NAME.test(value)) {
+          user = value;
+          write(`You are now ${user} (console:${user}).`);
+        } else write('Usage: /as <name> (letters, digits, _ . -)');
+      } else if (word === '/chat') {
+        if (value === 'private' || value === 'group') {
+          chatType = value;
+          write(`This is now a ${value} chat.`);
+        } else write('Usage: /chat private|group');
+      } else if (word === '/quit' || word === '/exit') {
+        break;
+      } else {
+        sequence += 1;
+        const { message } = await dispatcher.dispatch({
+          identity: { platform: 'console', userId: user },
+          chat: { type: chatType, id: chatType === 'group' ? 'console:group' : `console:${user}` },
+          text: line,
+          messageId: `${options.sessionId}-${sequence}`,
+        });
+        const marker = message.private && chatType === 'group' ? `(sent privately to ${user})\n` : '';
+        write(marker + renderPlainText(message));
+      }
+      prompt();
+    }
+    reader.close();
   }
-  lines.close();
+
+  /** Everything goes to the one terminal, headed by whom it is for. */
+  function print(to: string | undefined, message: RichMessage): boolean {
+    if (to === undefined) return false;
+    try {
+      write(`[to console:${to}]\n${renderPlainText(message)}`);
+      return true;
+    } catch {
+      return false; // the output was closed
+    }
+  }
+
+  return {
+    platform: 'console',
+    // Buttons print as the commands they run, images as their link; a private reply in a
+    // pretend group is shown in place, marked as private.
+    capabilities: { buttons: false, images: false, privateReplies: 'none', maxMessageLength: Infinity },
+    ended,
+    async start() {
+      loop ??= readLines().then(finish, fail);
+    },
+    async stop() {
+      stopping = true;
+      lines?.close();
+      await loop;
+      finish();
+      // What was written goes out before the process ends, unless the reader has gone.
+      if (output.writableNeedDrain) await Promise.race([once(output, 'drain'), new Promise((r) => setTimeout(r, 5000).unref())]).catch(() => undefined);
+    },
+    deliverToUser: async (identity, message) => print(identity.platform === 'console' ? addressOn('console', identity.key) : undefined, message),
+    deliverToChat: async (chatId, message) => print(addressOn('console', chatId), message),
+  };
 }

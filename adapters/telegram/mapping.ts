@@ -1,0 +1,34 @@
+/**
+ * How Telegram things map to the core:
+ *   identity   {platform: 'telegram', userId: String(from.id)}, key `telegram:<user id>`
+ *   chat       {type: private | group, id: 'telegram:<chat id>'}; a forum topic is answered in it
+ *   messageId  the Telegram message id (the core scopes it by chat), so a redelivered update never
+ *              trades twice; a Confirm press uses the prompt's message id; update ids are also
+ *              claimed in the store, so a redelivery is not even answered twice, after a
+ *              restart or on another instance either
+ *   buttons    confirm / cancel / refresh / paging, kept in the store by the core (core/buttons.ts),
+ *              so they work after a restart and on any instance; a press by anyone but the
+ *              person who sent the command is refused
+ * A Telegram user's id is also the id of their private chat with the bot: the one platform where
+ * a person can be written to without opening a conversation first.
+ */
+import type { Chat, Message, User } from 'telegraf/types';
+import { addressOn } from '../../core/chat-adapter';
+import type { ChatRef } from '../../core/context';
+import { identityKey, type IdentityRef } from '../../core/domain';
+
+export const identityOf = (user: User): IdentityRef => ({ platform: 'telegram', userId: String(user.id) });
+/** Who may press a message's buttons: the identity key of the person it answers. */
+export const ownerOf = (user: User): string => identityKey(identityOf(user));
+export const chatRefOf = (chat: Chat): ChatRef => ({ type: chat.type === 'private' ? 'private' : 'group', id: `telegram:${chat.id}` });
+/** The forum topic a message was posted in, to answer there. */
+export const threadOf = (message: Message): number | undefined =>
+  (message as { is_topic_message?: boolean }).is_topic_message ? (message as { message_thread_id?: number }).message_thread_id : undefined;
+
+/** The numeric chat id in a platform-prefixed address (`telegram:-100123`, or an identity key
+ *  `telegram:42`, whose private chat has the user's id), or undefined when it is not Telegram's. */
+export function telegramChatId(address: string): number | undefined {
+  const local = addressOn('telegram', address);
+  const id = local !== undefined && /^-?\d{1,20}$/.test(local) ? Number(local) : NaN;
+  return Number.isSafeInteger(id) ? id : undefined;
+}

@@ -1,0 +1,69 @@
+/**
+ * Which chat front ends run: one row per platform, saying when its configuration is present and
+ * how to build its adapter from it. Discord and Slack are added here as rows; main.ts only
+ * starts, routes to and stops whatever this returns, and runs the terminal chat when it returns
+ * none.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Core } from '../core/app';
+import type { ChatAdapter } from '../core/chat-adapter';
+import type { Platform } from '../core/domain';
+import type { Logger } from '../core/ports';
+import { createConsoleChat, type ConsoleChat } from '../adapters/console/console-chat';
+import { createTelegramBot } from '../adapters/telegram/bot';
+import type { Config } from './config';
+
+interface ChatPlatform {
+  platform: Platform;
+  configured(config: Config): boolean;
+  create(config: Config, core: Core, logger: Logger): ChatAdapter;
+}
+
+export const CHAT_PLATFORMS: readonly ChatPlatform[] = [
+  {
+    platform: 'telegram',
+    configured: (config) => Boolean(config.TELEGRAM_BOT_TOKEN),
+    create: (config, core, logger) => createTelegramBot({
+      token: config.TELEGRAM_BOT_TOKEN!, apiRoot: config.TELEGRAM_API_ROOT, core, logger,
+      webhook: config.TELEGRAM_WEBHOOK_URL
+        ? { url: config.TELEGRAM_WEBHOOK_URL, secret: config.TELEGRAM_WEBHOOK_SECRET!, port: config.PORT, host: config.HOST }
+        : undefined,
+    }),
+  },
+];
+
+/** An adapter for every platform whose configuration is present. */
+export function configuredChatAdapters(config: Config, core: Core, logger: Logger): ChatAdapter[] {
+  return CHAT_PLATFORMS.filter((p) => p.configured(config)).map((p) => p.create(config, core, logger));
+}
+
+/** The terminal chat on this process's standard input and output. */
+export function terminalChat(config: Config, core: Core): ConsoleChat {
+  return createConsoleChat({
+    dispatcher: core.dispatcher,
+    input: process.stdin,
+    output: process.stdout,
+    user: config.CONSOLE_USER,
+    sessionId: randomUUID().slice(0, 8),
+    interactive: Boolean(process.stdin.isTTY),
+  });
+}
+
+/** Starts the adapters side by side. When one cannot start, those that did are stopped again and
+ *  the first failure is thrown: a configured platform that cannot run is a broken configuration. */
+export async function startChatAdapters(adapters: readonly ChatAdapter[]): Promise<void> {
+  const results = await Promise.allSettled(adapters.map((a) => a.start()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) return;
+  await stopChatAdapters(adapters.filter((_, i) => results[i]!.status === 'fulfilled'));
+  throw failed.reason;
+}
+
+/** Stops them all at once: each finishes what it was doing and flushes its sends. One failing to
+ *  stop (against the contract) is logged and does not keep the others from stopping. */
+export async function stopChatAdapters(adapters: readonly ChatAdapter[], logger?: Logger): Promise<void> {
+  const results = await Promise.allSettled(adapters.map((a) => a.stop()));
+  results.forEach((r, i) => {
+    if (r.status === 'rejected') logger?.error({ platform: adapters[i]!.platform, error: String(r.reason) }, 'chat adapter failed to stop');
+  });
+}
