@@ -16,6 +16,8 @@ export interface ArgSpec<T = unknown> {
   optional?: boolean;
   /** Takes every remaining word (at least one unless optional). */
   rest?: boolean;
+  /** What platforms with autocomplete offer while it is typed: tracked coins. */
+  completes?: 'coin';
   schema: z.ZodType<T>;
 }
 
@@ -64,10 +66,10 @@ const CASH_FORM = /^\$(.+)$|^(.+)\$$|^(.+)usd$/i;
 
 export const args = {
   coin: (description = 'coin id or symbol, e.g. btc or bitcoin') =>
-    spec('string', description, z.string().toLowerCase().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'That is not a coin id or symbol: try a symbol like btc or an id like bitcoin.')),
+    spec('string', description, z.string().toLowerCase().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'That is not a coin id or symbol: try a symbol like btc or an id like bitcoin.'), { completes: 'coin' }),
 
   coins: () =>
-    spec('string', 'one or more coin ids or symbols', z.array(z.string().toLowerCase().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'That is not a coin id or symbol.')).max(10, 'At most 10 coins at a time.'), { rest: true }),
+    spec('string', 'one or more coin ids or symbols', z.array(z.string().toLowerCase().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'That is not a coin id or symbol.')).max(10, 'At most 10 coins at a time.'), { rest: true, completes: 'coin' }),
 
   buyAmount: () =>
     spec<BuyOrder>('string', 'cash in US dollars like $250, or a coin quantity like 0.5',

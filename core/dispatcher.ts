@@ -131,6 +131,7 @@ export class Dispatcher {
       message = errorMessage(error.message);
       outcome = 'error';
     }
+    if (command.answersPrivately) message = { ...message, private: true };
     // The command has run (a trade may have committed): from here on nothing may turn the
     // answer into "nothing was changed".
     await this.record(ctx, detail, outcome);

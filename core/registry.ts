@@ -39,6 +39,10 @@ export interface CommandSpec<A extends Record<string, ArgSpec<any>> = Record<str
   /** Everything typed after the command word is secret (a password, a link code): it is never
    *  recorded, logged or echoed, and a platform deletes it from a group where it can. */
   sensitive?: boolean;
+  /** Its answers are for the caller alone (account details, staff lists): the dispatcher marks
+   *  them private, and platforms that must decide before the answer exists (Discord's deferred
+   *  replies) read it here. */
+  answersPrivately?: boolean;
   /** Why a role is refused, when the matrix has a reason worth telling ("admins do not trade"). */
   deniedNote?: string;
   run(ctx: CommandContext, args: ArgValues<A>): Promise<RichMessage>;

@@ -10,6 +10,7 @@ import type { ChatAdapter } from '../core/chat-adapter';
 import type { Platform } from '../core/domain';
 import type { Logger } from '../core/ports';
 import { createConsoleChat, type ConsoleChat } from '../adapters/console/console-chat';
+import { createDiscordBot } from '../adapters/discord/bot';
 import { createTelegramBot } from '../adapters/telegram/bot';
 import type { Config } from './config';
 
@@ -28,6 +29,14 @@ export const CHAT_PLATFORMS: readonly ChatPlatform[] = [
       webhook: config.TELEGRAM_WEBHOOK_URL
         ? { url: config.TELEGRAM_WEBHOOK_URL, secret: config.TELEGRAM_WEBHOOK_SECRET!, port: config.PORT, host: config.HOST }
         : undefined,
+    }),
+  },
+  {
+    platform: 'discord',
+    configured: (config) => Boolean(config.DISCORD_TOKEN),
+    create: (config, core, logger) => createDiscordBot({
+      token: config.DISCORD_TOKEN!, applicationId: config.DISCORD_APPLICATION_ID!, guildId: config.DISCORD_GUILD_ID,
+      apiUrl: config.DISCORD_API_URL, registerAtStart: config.DISCORD_REGISTER_AT_START, core, logger,
     }),
   },
 ];

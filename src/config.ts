@@ -42,6 +42,12 @@ export const ConfigSchema = z.object({
   TELEGRAM_API_ROOT: optionalUrl,
   TELEGRAM_WEBHOOK_URL: optionalUrl,
   TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, '1-256 of A-Z a-z 0-9 _ -').optional(),
+  // Discord: the bot runs when a token is set (with the application id).
+  DISCORD_TOKEN: optionalText,
+  DISCORD_APPLICATION_ID: z.string().regex(/^\d{15,21}$/, 'the application id (a number, from the Developer Portal)').optional(),
+  DISCORD_GUILD_ID: z.string().regex(/^\d{15,21}$/, 'a server id (a number: Developer Mode, right-click the server, Copy Server ID)').optional(),
+  DISCORD_API_URL: optionalUrl,
+  DISCORD_REGISTER_AT_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   // The webhook server speaks plain HTTP: TLS ends in front of it (a load balancer or a reverse
   // proxy). Loopback by default, so nothing else reaches it unless HOST says so (0.0.0.0, ::).
   HOST: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'an IP address or host name to listen on (127.0.0.1, 0.0.0.0, ::)').default('127.0.0.1'),
@@ -69,6 +75,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = result.data;
   if (config.TELEGRAM_WEBHOOK_URL && !config.TELEGRAM_WEBHOOK_SECRET) {
     throw new ConfigError('Invalid configuration:\n  TELEGRAM_WEBHOOK_SECRET: required with TELEGRAM_WEBHOOK_URL, so only Telegram can call the webhook');
+  }
+  if (Boolean(config.DISCORD_TOKEN) !== Boolean(config.DISCORD_APPLICATION_ID)) {
+    throw new ConfigError('Invalid configuration:\n  DISCORD_TOKEN and DISCORD_APPLICATION_ID go together (both from the Developer Portal)');
   }
   const bootstrap = [config.BOOTSTRAP_ADMIN_USERNAME, config.BOOTSTRAP_ADMIN_EMAIL];
   if (bootstrap.some(Boolean) && !bootstrap.every(Boolean)) {

@@ -116,6 +116,7 @@ export const link = defineCommand({
   examples: ['/link', '/link 7KQ2M9XD'],
   roles: ACCESS.public,
   chats: 'private',
+  answersPrivately: true,
   sensitive: true,
   changes: 'state',
   async run(ctx, { code }) {
@@ -128,7 +129,6 @@ export const link = defineCommand({
       title: 'Link code',
       text: `${fresh}\nSend /link ${fresh} to this bot from your other chat app within 10 minutes. The code works once.`,
       linkCode: fresh,
-      private: true,
     });
   },
 });
@@ -162,6 +162,7 @@ export const settings = defineCommand({
   examples: ['/settings'],
   roles: ACCESS.everyAccount,
   chats: 'any',
+  answersPrivately: true,
   async run(ctx) {
     const account = requireAccount(ctx);
     const email = !ctx.services.notifier.enabled ? 'not available on this bot' : account.emailNotifications ? `on (${account.email})` : 'off';
@@ -171,7 +172,6 @@ export const settings = defineCommand({
         { label: 'Currency', value: `${account.currency.toUpperCase()} (/settings currency <code>)` },
         { label: 'Email notifications', value: `${email} (/settings email on|off|<address>)` },
       ],
-      private: true,
     });
   },
 });
@@ -198,6 +198,7 @@ export const settingsEmail = defineCommand({
   examples: ['/settings email on', '/settings email ada@example.com', '/settings email off'],
   roles: ACCESS.everyAccount,
   chats: 'any',
+  answersPrivately: true,
   changes: 'state',
   async run(ctx, { setting }) {
     const account = requireAccount(ctx);
@@ -225,7 +226,6 @@ export const settingsEmail = defineCommand({
     await store.updateAccount(account.username, { email, emailNotifications: true });
     return reply('success', {
       text: `Email notifications go to ${email}. AWS (Amazon SNS) first sends a confirmation email to that address: click its link, or nothing will arrive.`,
-      private: true,
     });
   },
 });

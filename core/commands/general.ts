@@ -85,6 +85,7 @@ export const whoami = defineCommand({
   examples: ['/whoami'],
   roles: ACCESS.public,
   chats: 'any',
+  answersPrivately: true,
   async run(ctx) {
     if (!ctx.account) {
       return reply('info', { text: `This chat identity (${ctx.identityKey}) is not linked to an account. /signup <username> <email> creates one; /link <code> links an existing one.` });
@@ -100,7 +101,6 @@ export const whoami = defineCommand({
         { label: 'Linked chats', value: identities.map((i) => i.platform + (i.key === ctx.identityKey ? ' (this one)' : '')).join(', ') },
       ],
       // The email address is personal: keep it out of group chats.
-      private: true,
     });
   },
 });

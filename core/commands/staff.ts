@@ -15,6 +15,7 @@ export const users = defineCommand({
   examples: ['/users', '/users 2'],
   roles: ACCESS.staffOversight,
   chats: 'any',
+  answersPrivately: true,
   async run(ctx, { page = 1 }) {
     const { items, hasNext } = await pageAt((r) => ctx.services.store.listAccounts(r), page);
     return reply('info', {
@@ -25,7 +26,6 @@ export const users = defineCommand({
       },
       buttons: pageButtons((n) => `/users ${n}`, page, hasNext),
       // Email addresses are personal data: never into a group.
-      private: true,
     });
   },
 });
@@ -86,6 +86,7 @@ export const activity = defineCommand({
   examples: ['/activity ada', '/activity ada 2'],
   roles: ACCESS.activityMonitor,
   chats: 'any',
+  answersPrivately: true,
   async run(ctx, { username, page = 1 }) {
     const { store } = ctx.services;
     if (!(await store.getAccount(username))) throw new UserError(`There is no account ${username}. /users lists them.`);
@@ -97,7 +98,6 @@ export const activity = defineCommand({
         rows: items.map((e) => [formatTime(e.at), e.platform, e.detail, e.outcome]),
       },
       buttons: pageButtons((n) => `/activity ${username} ${n}`, page, hasNext),
-      private: true,
     });
   },
 });
@@ -110,6 +110,7 @@ export const transactions = defineCommand({
   examples: ['/transactions', '/transactions 2', '/transactions 1 ada'],
   roles: ACCESS.staffOversight,
   chats: 'any',
+  answersPrivately: true,
   async run(ctx, { page = 1, username }) {
     const { store } = ctx.services;
     if (username && !(await store.getAccount(username))) throw new UserError(`There is no account ${username}. /users lists them.`);
@@ -118,7 +119,6 @@ export const transactions = defineCommand({
       title: `${username ? `Transactions of ${username}` : 'All transactions'}, page ${page}`,
       table: transactionTable(ctx, items, !username),
       buttons: pageButtons((n) => `/transactions ${n}${username ? ` ${username}` : ''}`, page, hasNext),
-      private: true,
     });
   },
 });

@@ -1,0 +1,230 @@
+/**
+ * The core in Discord, through discord.js, as a chat adapter (core/chat-adapter.ts). This file only
+ * assembles the parts every adapter has:
+ *   interactions.ts  event intake → dispatch: slash commands, button presses, autocomplete
+ *   replies.ts       rendering (render.ts) and sending, through discord.js's REST manager
+ *   commands.ts      the slash commands, from the core's registry, and interactions back to commands
+ * and mapping.ts says how Discord's users, channels and interactions map to the core's.
+ *
+ * The client asks for the Guilds intent only (no privileged intent: slash commands need no message
+ * content), caches only what it uses, and mentions nobody (allowedMentions parse: []). Everything
+ * outbound goes through discord.js's REST manager, which keeps to the rate-limit headers and waits
+ * out a 429's retry_after.
+ */
+import { Client, DiscordjsErrorCodes, Events, GatewayIntentBits, Options, type ClientOptions } from 'discord.js';
+import type { Core } from '../../core/app';
+import { ChatButtons, type ButtonTtls } from '../../core/buttons';
+import type { ChatAdapter } from '../../core/chat-adapter';
+import type { LinkedIdentity } from '../../core/domain';
+import type { RichMessage } from '../../core/messages';
+import type { Logger } from '../../core/ports';
+import { registerCommands } from './commands';
+import { createInteractionIntake } from './interactions';
+import { discordId } from './mapping';
+import { codeOf, createReplies, DiscordCodes, errorSummary } from './replies';
+
+export interface DiscordBotOptions {
+  token: string;
+  applicationId: string;
+  /** Register the commands in this server (they show at once) instead of globally. */
+  guildId?: string;
+  /** Another API base (a test stand-in), e.g. http://127.0.0.1:8080/api. The gateway address then
+   *  comes from its GET /gateway/bot. Default Discord's. */
+  apiUrl?: string;
+  /** Overwrite the application's commands from the registry at start. Default true. */
+  registerAtStart?: boolean;
+  core: Core;
+  logger: Logger;
+  /** Clock for button expiry and "updated at" notes. Default: the core's clock. */
+  now?: () => number;
+  /** How long buttons work. */
+  buttonTtl?: Partial<ButtonTtls>;
+  /** How long the core may take before an answer is deferred. Default 1500 ms (Discord allows 3 s
+   *  from the interaction's creation, including the trip to the bot). */
+  deferAfterMs?: number;
+  /** How long start() waits for the gateway to be ready. Default 30 s. */
+  readyTimeoutMs?: number;
+  /** Test hooks: extra milliseconds added to rate-limit waits (discord.js default 50), and whether
+   *  to keep discord.js's 5 s wait between IDENTIFYs (on by default; tests that reconnect lift it). */
+  tuning?: { restOffsetMs?: number; identifyThrottle?: boolean };
+}
+
+export interface DiscordBot extends ChatAdapter {
+  readonly client: Client;
+}
+
+/** REST: a slow Discord answer is given up after 15 s and retried twice (5xx and network errors;
+ *  429s are waited out and retried by the REST manager as Discord says). */
+const REST_TIMEOUT_MS = 15_000;
+const REST_RETRIES = 2;
+const STOP_DRAIN_MS = 5000;
+
+export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
+  const { core, logger } = options;
+  const now = options.now ?? (() => core.services.clock.now());
+  const client = new Client(clientOptions(options));
+  const buttons = new ChatButtons(core.services.store, now, options.buttonTtl);
+  const replies = createReplies({ client, buttons, logger, now });
+  const intake = createInteractionIntake({ core, logger, now, buttons, replies, deferAfterMs: options.deferAfterMs ?? 1500 });
+  let running = false;
+
+  client.on(Events.InteractionCreate, (interaction) => {
+    void intake.handle(interaction);
+  });
+  client.on(Events.Error, (error) => logger.error({ ...errorSummary(error) }, 'discord client error'));
+  client.on(Events.ShardDisconnect, (event, shardId) => logger.warn({ shardId, code: event.code }, 'discord gateway closed for good'));
+  client.on(Events.ShardResume, (shardId, replayed) => logger.info({ shardId, replayed }, 'discord gateway resumed'));
+  client.rest.on('rateLimited', (info) => logger.info({ route: info.route, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope }, 'discord rate limit: waiting'));
+
+  /** A whole message to one channel, as the contract wants it: true when Discord took it. */
+  async function post(channelId: string, message: RichMessage, owner: string | undefined, what: Record<string, unknown>): Promise<boolean> {
+    if (!running) return false;
+    try {
+      await replies.post(channelId, message, owner);
+      return true;
+    } catch (error) {
+      const cannot = codeOf(error) === DiscordCodes.CannotSendToUser;
+      // A user who closed their DMs is normal, not a fault of ours.
+      logger[cannot ? 'info' : 'warn']({ ...what, ...errorSummary(error) }, cannot ? 'discord user does not take DMs from the bot' : 'discord delivery failed');
+      return false;
+    }
+  }
+
+  async function start(): Promise<void> {
+    const ready = readyOrFailure(client, options.readyTimeoutMs ?? 30_000);
+    try {
+      await client.login(options.token);
+      await ready.promise;
+    } catch (error) {
+      ready.cancel();
+      await client.destroy().catch(() => undefined);
+      throw startError(error);
+    }
+    logger.info({ user: client.user?.tag, applicationId: options.applicationId, guilds: client.guilds.cache.size }, 'discord bot connected');
+    if (options.registerAtStart ?? true) {
+      try {
+        await registerCommands({ rest: client.rest, applicationId: options.applicationId, guildId: options.guildId, registry: core.registry });
+      } catch (error) {
+        await client.destroy().catch(() => undefined);
+        throw new Error(`Discord refused the slash commands (${options.guildId ? `server ${options.guildId}` : 'global'}): ${errorText(error)}. Check DISCORD_APPLICATION_ID${options.guildId ? ' and DISCORD_GUILD_ID (the bot must be in that server)' : ''}.`);
+      }
+      logger.info({ guildId: options.guildId ?? null }, 'discord slash commands registered');
+    }
+    running = true;
+  }
+
+  return {
+    platform: 'discord',
+    capabilities: { buttons: true, images: true, privateReplies: 'ephemeral', maxMessageLength: 4096 },
+    client,
+    start,
+    async stop() {
+      intake.close();
+      await intake.drain(STOP_DRAIN_MS);
+      running = false;
+      await client.destroy().catch((error) => logger.warn({ ...errorSummary(error) }, 'discord client did not close cleanly'));
+    },
+    async deliverToUser(identity: LinkedIdentity, message: RichMessage) {
+      const userId = identity.platform === 'discord' ? discordId(identity.key) : undefined;
+      if (!userId || !running) return false;
+      let channelId: string;
+      try {
+        channelId = await replies.dmChannel(userId);
+      } catch (error) {
+        logger.warn({ identity: identity.key, ...errorSummary(error) }, 'could not open a discord DM');
+        return false;
+      }
+      const sent = await post(channelId, message, identity.key, { identity: identity.key });
+      if (!sent) replies.forgetDm(userId); // opened again next time, in case the channel is gone
+      return sent;
+    },
+    deliverToChat(chatId, message) {
+      const channelId = discordId(chatId);
+      return channelId ? post(channelId, message, undefined, { chatId }) : Promise.resolve(false);
+    },
+  };
+}
+
+function clientOptions(options: DiscordBotOptions): ClientOptions {
+  const tuning = options.tuning ?? {};
+  return {
+    // Slash commands and buttons arrive as interactions: no privileged intent, no message content.
+    intents: [GatewayIntentBits.Guilds],
+    allowedMentions: { parse: [] },
+    rest: {
+      ...(options.apiUrl ? { api: options.apiUrl } : {}),
+      timeout: REST_TIMEOUT_MS,
+      retries: REST_RETRIES,
+      ...(tuning.restOffsetMs !== undefined ? { offset: tuning.restOffsetMs } : {}),
+    },
+    // Only guilds and their channels are kept (discord.js needs them); nothing per message or member.
+    makeCache: Options.cacheWithLimits({
+      ...Options.DefaultMakeCacheSettings,
+      MessageManager: 0,
+      GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user.id },
+      UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user.id },
+      PresenceManager: 0,
+      ReactionManager: 0,
+      ReactionUserManager: 0,
+      GuildEmojiManager: 0,
+      GuildStickerManager: 0,
+      GuildScheduledEventManager: 0,
+      GuildInviteManager: 0,
+      GuildBanManager: 0,
+      VoiceStateManager: 0,
+      StageInstanceManager: 0,
+      ThreadMemberManager: 0,
+      AutoModerationRuleManager: 0,
+      ApplicationCommandManager: 0,
+    }),
+    sweepers: {
+      ...Options.DefaultSweeperSettings,
+      threads: { interval: 3600, lifetime: 3600 },
+    },
+    ...(tuning.identifyThrottle === false ? { ws: { buildIdentifyThrottler: () => ({ waitForIdentify: async () => undefined }) } } : {}),
+  } as ClientOptions;
+}
+
+/** Resolves when the client is ready; rejects when the gateway closes for good first, or in time. */
+function readyOrFailure(client: Client, timeoutMs: number): { promise: Promise<void>; cancel(): void } {
+  let cleanup = () => {};
+  const promise = new Promise<void>((resolve, reject) => {
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const onDisconnect = (event: { code: number }) => {
+      cleanup();
+      reject(Object.assign(new Error(`the gateway closed with ${event.code}`), { closeCode: event.code }));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`not ready within ${Math.round(timeoutMs / 1000)} s`));
+    }, timeoutMs);
+    cleanup = () => {
+      clearTimeout(timer);
+      client.off(Events.ClientReady, onReady);
+      client.off(Events.ShardDisconnect, onDisconnect);
+    };
+    client.once(Events.ClientReady, onReady);
+    client.on(Events.ShardDisconnect, onDisconnect);
+  });
+  promise.catch(() => undefined); // login's own rejection is the one reported
+  return { promise, cancel: () => cleanup() };
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** A start failure in words an operator can act on. */
+function startError(error: unknown): Error {
+  const code = (error as { code?: unknown; closeCode?: unknown } | null)?.code;
+  const closeCode = (error as { closeCode?: unknown } | null)?.closeCode;
+  if (code === DiscordjsErrorCodes.TokenInvalid || closeCode === 4004) {
+    return new Error('Discord refused the bot token: check DISCORD_TOKEN (Developer Portal → your application → Bot → Reset Token).');
+  }
+  if (closeCode === 4014 || /disallowed intents/i.test(errorText(error))) {
+    return new Error('Discord refused the gateway intents (4014 disallowed intents): the bot asks only for Guilds, so check the application in the Developer Portal.');
+  }
+  if (closeCode === 4013) return new Error('Discord refused the gateway intents as invalid (4013).');
+  return new Error(`Discord bot could not start: ${errorText(error)}`);
+}

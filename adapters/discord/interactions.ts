@@ -1,0 +1,220 @@
+/**
+ * Event intake: each interaction is claimed once in the store and turned into the core's terms
+ * (mapping.ts). A slash command goes to the dispatcher as a structured command (commands.ts) and
+ * is answered within Discord's 3 seconds: directly when the core is quick, otherwise deferred and
+ * then edited. A button press is looked up and taken through the store (core/buttons.ts) and
+ * updates its message in place. Autocomplete offers coins.
+ *
+ * Who sees what: replies the core marks private are ephemeral, and in a DM everything is. A
+ * deferral must say at once whether the answer will be ephemeral, so a command that is sensitive
+ * or answers privately is deferred ephemeral in a server; should a public deferral still end in a
+ * private answer, the placeholder says so and the answer follows ephemerally.
+ */
+import {
+  MessageFlags,
+  type AutocompleteInteraction,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  type Interaction,
+  type RepliableInteraction,
+} from 'discord.js';
+import type { Core } from '../../core/app';
+import type { ButtonLookup, ChatButtons } from '../../core/buttons';
+import type { DispatchResult, IncomingCommand, StructuredCommand } from '../../core/dispatcher';
+import type { RichMessage } from '../../core/messages';
+import type { Logger } from '../../core/ports';
+import { answersEphemerally, autocompleteRequest, coinChoices, commandFromInteraction } from './commands';
+import { buttonOf, chatRefOf, identityOf, interactionData, ownerOf, snowflakeTime } from './mapping';
+import { codeOf, DiscordCodes, errorSummary, type Replies } from './replies';
+
+/** Discord sends an interaction once; a resumed gateway may replay one. Tokens last 15 minutes. */
+const INTERACTION_CLAIM_MS = 60 * 60_000;
+const AUTOCOMPLETE_LIMIT = 25;
+
+export interface InteractionIntakeOptions {
+  core: Core;
+  logger: Logger;
+  now: () => number;
+  buttons: ChatButtons;
+  replies: Replies;
+  /** How long the core may take before the answer is deferred (Discord wants one within 3 s). */
+  deferAfterMs: number;
+}
+
+export interface InteractionIntake {
+  /** Handles one interaction; never rejects. */
+  handle(interaction: Interaction): Promise<void>;
+  /** Refuses new interactions from now on (stopping), answering them with a short note. */
+  close(): void;
+  /** Waits for the interactions being handled (at most `timeoutMs`). */
+  drain(timeoutMs: number): Promise<void>;
+}
+
+const PRIVATE_NOTE = '📬 The answer is for you alone: I sent it to you privately, just below.';
+
+export function createInteractionIntake(options: InteractionIntakeOptions): InteractionIntake {
+  const { core, logger, now, buttons, replies, deferAfterMs } = options;
+  const handlers = new Set<Promise<unknown>>();
+  let closed = false;
+
+  const logOf = (interaction: Interaction) => ({ interactionId: interaction.id, userId: interaction.user.id, channelId: interaction.channelId });
+
+  /** The core's answer, or undefined when it takes longer than `deferAfterMs`. */
+  async function quickly(running: Promise<DispatchResult>): Promise<DispatchResult | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), deferAfterMs)));
+    try {
+      return await Promise.race([running, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  type Delivery = { messageId: string; confirmed?: boolean } & ({ text: string } | { command: StructuredCommand });
+  function dispatch(interaction: Interaction, input: Delivery): Promise<DispatchResult> {
+    return core.dispatcher.dispatch({
+      ...input,
+      identity: identityOf(interaction.user),
+      chat: chatRefOf(interaction),
+      sentAt: snowflakeTime(interaction.id),
+      canConfirm: true,
+    } as IncomingCommand);
+  }
+
+  /** A short ephemeral answer that is not the core's (a refused press, an expired button). */
+  async function note(interaction: RepliableInteraction, text: string, tone: RichMessage['tone'] = 'info'): Promise<void> {
+    const payload = replies.asReply(await replies.render({ tone, text }, undefined, { ephemeral: true }), true);
+    if (interaction.deferred || interaction.replied) await interaction.followUp(payload);
+    else await interaction.reply(payload);
+  }
+
+  async function handleCommand(interaction: ChatInputCommandInteraction): Promise<void> {
+    const dm = !interaction.guildId;
+    const owner = ownerOf(interaction.user);
+    const command = commandFromInteraction(core.registry, interactionData(interaction));
+    if (!command) {
+      // A command registered by another version of the bot: the menu refreshes at the next start.
+      await note(interaction, 'I do not know that command (my command list may be out of date). /help lists what I can do.', 'error');
+      return;
+    }
+    const deferEphemeral = dm || answersEphemerally(core.registry, command.name);
+    const running = dispatch(interaction, { command, messageId: interaction.id });
+    const early = await quickly(running);
+    if (early) {
+      const ephemeral = deferEphemeral || early.message.private === true;
+      await interaction.reply(replies.asReply(await replies.render(early.message, owner, { ephemeral }), ephemeral));
+      return;
+    }
+    await interaction.deferReply(deferEphemeral ? { flags: MessageFlags.Ephemeral } : {});
+    const result = await running;
+    if (result.message.private && !deferEphemeral) {
+      await interaction.editReply(replies.asEdit(await replies.render({ tone: 'info', text: PRIVATE_NOTE }, undefined, { ephemeral: false })));
+      await interaction.followUp(replies.asReply(await replies.render(result.message, owner, { ephemeral: true }), true));
+      return;
+    }
+    await interaction.editReply(replies.asEdit(await replies.render(result.message, owner, { ephemeral: deferEphemeral })));
+  }
+
+  async function handleButton(interaction: ButtonInteraction): Promise<void> {
+    const presser = ownerOf(interaction.user);
+    const ref = buttonOf(interaction.customId);
+    const found: ButtonLookup = ref ? await buttons.lookup(ref, presser) : { ok: false, reason: 'invalid' };
+    if (!found.ok) {
+      if (found.reason === 'used') return note(interaction, 'Already done.');
+      if (found.reason === 'not-yours') return note(interaction, 'Only the person who sent the command can use these buttons.', 'warning');
+      // Like Telegram: the dead buttons go, and the presser is told why.
+      await interaction.update({ components: [] });
+      return note(interaction, found.reason === 'expired' ? 'This button has expired: send the command again.' : 'This button does not work any more: send the command again.', 'warning');
+    }
+    const { ref: pressed, button } = found;
+    // The first press of the message's buttons, on any instance, takes them; the rest were too late.
+    if (!(await buttons.take(pressed))) return note(interaction, 'Already done.');
+    const sourceEphemeral = interaction.message.flags.has(MessageFlags.Ephemeral);
+    if (button.kind === 'cancel') {
+      const cancelled: RichMessage = { tone: 'info', text: `Cancelled: ${button.command} was not run. Nothing changed.` };
+      await interaction.update(replies.asEdit(await replies.render(cancelled, undefined, { ephemeral: sourceEphemeral })));
+      return;
+    }
+    const running = dispatch(interaction, {
+      text: button.command,
+      // A confirmation is keyed by the prompt, so a second Confirm on it never trades again.
+      messageId: button.kind === 'confirm' ? `confirm:${interaction.message.id}` : `button:${interaction.id}`,
+      confirmed: button.kind === 'confirm',
+    });
+    const early = await quickly(running);
+    if (!early) await interaction.deferUpdate();
+    const result = early ?? (await running);
+    const note_ = button.kind === 'refresh' ? replies.updatedNote() : undefined;
+    const edit = (payload: Parameters<Replies['asEdit']>[0]) => (interaction.deferred ? interaction.editReply(replies.asEdit(payload)) : interaction.update(replies.asEdit(payload)));
+    if (result.message.private && interaction.guildId && !sourceEphemeral) {
+      await edit(await replies.render({ tone: 'info', text: PRIVATE_NOTE }, undefined, { ephemeral: false }));
+      await interaction.followUp(replies.asReply(await replies.render(result.message, presser, { ephemeral: true }), true));
+      return;
+    }
+    await edit(await replies.render(result.message, presser, { ephemeral: sourceEphemeral, note: note_ }));
+  }
+
+  async function handleAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
+    const request = autocompleteRequest(core.registry, interactionData(interaction) as never);
+    if (!request?.coin) {
+      await interaction.respond([]);
+      return;
+    }
+    const choices = coinChoices(await core.services.coins.list(), request.typed);
+    await interaction.respond(choices.slice(0, AUTOCOMPLETE_LIMIT));
+  }
+
+  const claimKey = (interaction: Interaction) => `discord-interaction:${interaction.applicationId}:${interaction.id}`;
+
+  async function run(interaction: Interaction): Promise<void> {
+    if (interaction.isAutocomplete()) {
+      await handleAutocomplete(interaction).catch(async (error) => {
+        logger.warn({ ...logOf(interaction), ...errorSummary(error) }, 'discord autocomplete failed');
+        if (!interaction.responded) await interaction.respond([]).catch(() => undefined);
+      });
+      return;
+    }
+    if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
+    if (closed) {
+      await note(interaction, 'I am restarting: send that again in a moment.', 'warning').catch(() => undefined);
+      return;
+    }
+    // Claimed in the store, not in memory: a replayed interaction is recognised after a restart and
+    // by another instance, for every command (not only those the core keeps from running twice).
+    let claimed = false;
+    try {
+      claimed = await core.services.store.claimOnce(claimKey(interaction), now() + INTERACTION_CLAIM_MS);
+      if (!claimed) {
+        logger.info(logOf(interaction), 'discord interaction delivered again: ignored');
+        return;
+      }
+      if (interaction.isChatInputCommand()) await handleCommand(interaction);
+      else await handleButton(interaction);
+    } catch (error) {
+      const code = codeOf(error);
+      const level = code === DiscordCodes.UnknownInteraction || code === DiscordCodes.AlreadyAcknowledged ? 'warn' : 'error';
+      logger[level]({ ...logOf(interaction), ...errorSummary(error) }, 'discord interaction failed');
+      // Tell the user when the interaction can still be answered; a late one cannot.
+      if (code !== DiscordCodes.UnknownInteraction && code !== DiscordCodes.AlreadyAcknowledged) {
+        await note(interaction, 'Something went wrong on our side. Please try again in a moment.', 'error').catch(() => undefined);
+      }
+    }
+  }
+
+  return {
+    handle(interaction) {
+      const task = run(interaction).catch((error) => logger.error({ ...logOf(interaction), ...errorSummary(error) }, 'discord interaction failed'));
+      handlers.add(task);
+      void task.finally(() => handlers.delete(task));
+      return task;
+    },
+    close() {
+      closed = true;
+    },
+    async drain(timeoutMs) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([Promise.allSettled([...handlers]), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+      clearTimeout(timer);
+    },
+  };
+}
