@@ -177,6 +177,13 @@ describe('Discord bot', () => {
     expect(standin.textOf(standin.message(answer.id)!)).toMatch(/page 1/);
   });
 
+  it('names commands in its answers as Discord slash commands: a group with its sub-command', async () => {
+    await signup(ann);
+    const { text } = await slash(ann, 'alerts');
+    expect(text).toContain('Set one with /alert set btc above 100000.');
+    expect(text).not.toContain('/alert btc');
+  });
+
   it('offers coins in autocomplete', async () => {
     const interaction = await standin.autocomplete(ann, guild, 'buy', { coin: 'bit', amount: '$5' }, 'coin');
     const choices = await standin.waitFor(() => interaction.choices);

@@ -64,7 +64,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   const now = options.now ?? (() => core.services.clock.now());
   const client = new Client(clientOptions(options));
   const buttons = new ChatButtons(core.services.store, now, options.buttonTtl);
-  const replies = createReplies({ client, buttons, logger, now });
+  const replies = createReplies({ client, buttons, logger, now, registry: core.registry });
   const intake = createInteractionIntake({ core, logger, now, buttons, replies, deferAfterMs: options.deferAfterMs ?? 1500 });
   let running = false;
 

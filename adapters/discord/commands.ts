@@ -57,6 +57,7 @@ import type { ArgSpec } from '../../core/args';
 import type { StructuredCommand } from '../../core/dispatcher';
 import type { Caller, Coin } from '../../core/domain';
 import type { AnyCommand, CommandRegistry, MenuEntry } from '../../core/registry';
+import type { CommandWriter } from '../../core/command-text';
 
 /** Every caller: the menu is built from what any of them may run. */
 export const ALL_CALLERS: readonly Caller[] = ['guest', 'user', 'admin', 'analyst', 'moderator'];
@@ -67,6 +68,10 @@ const NAME = /^[-_\p{L}\p{N}]{1,32}$/u;
 
 /** "0": no permission is enough, so only Administrator (and the owner) see it by default. */
 export const STAFF_ONLY_PERMISSIONS = '0';
+
+/** How a Discord user finds a command a core text names: the full slash command of its menu
+ *  ("/coins" is "/coins list" there, "/b" is "/buy"). */
+export const discordCommand: CommandWriter = (command) => `/${command.name}`;
 
 /** Staff-only: neither a guest nor a user account may run it. */
 export function isStaffOnly(command: AnyCommand): boolean {

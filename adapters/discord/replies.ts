@@ -8,6 +8,9 @@ import { DiscordAPIError, MessageFlags, Routes, type Client, type InteractionEdi
 import type { ChatButtons } from '../../core/buttons';
 import type { RichMessage } from '../../core/messages';
 import type { Logger } from '../../core/ports';
+import type { CommandRegistry } from '../../core/registry';
+import { writeCommandsIn } from '../../core/command-text';
+import { discordCommand } from './commands';
 import { customIdOf } from './mapping';
 import { renderDiscordMessage } from './render';
 
@@ -34,6 +37,8 @@ export const codeOf = (error: unknown): number | string | undefined => (error in
 export interface RepliesOptions {
   client: Client;
   buttons: ChatButtons;
+  /** To write the commands a message names as Discord's slash commands (discordCommand). */
+  registry: CommandRegistry;
   logger: Logger;
   now: () => number;
 }
@@ -56,14 +61,14 @@ export interface Replies {
   updatedNote(): string;
 }
 
-export function createReplies({ client, buttons, now }: RepliesOptions): Replies {
+export function createReplies({ client, buttons, now, registry }: RepliesOptions): Replies {
   const dms = new Map<string, string>();
 
   async function render(message: RichMessage, owner: string | undefined, options: { ephemeral: boolean; note?: string }): Promise<DiscordPayload> {
     const draft = buttons.draft(owner);
     const ids = new Map<number, string>();
     const shown = options.note ? { ...message, footer: message.footer ? `${message.footer} · ${options.note}` : options.note } : message;
-    const payload = renderDiscordMessage(shown, {
+    const payload = renderDiscordMessage(writeCommandsIn(shown, registry, discordCommand), {
       // Named once per button, whatever the renderer asks.
       buttonId: (button, index) => ids.get(index) ?? ids.set(index, customIdOf(draft.add(button))).get(index)!,
       ephemeral: options.ephemeral,
