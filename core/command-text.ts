@@ -14,16 +14,19 @@ import type { AnyCommand, CommandRegistry } from './registry';
  *  slash ("coins", "coins add", "b"); the result replaces "/<typed>". */
 export type CommandWriter = (command: AnyCommand, typed: string) => string;
 
-/** "/word" or "/word word", not inside a word, a path or an address (https://t.me/bot). */
-const MENTION = /(?<![\w/.:@-])\/([a-z][a-z0-9_]*)(?: ([a-z][a-z0-9_]*))?/g;
+/** "/word", "/word word" or a usage line's "/word [word]" (a default sub-command that may be left
+ *  out), not inside a word, a path or an address (https://t.me/bot). */
+const MENTION = /(?<![\w/.:@-])\/([a-z][a-z0-9_]*)(?: (\[?)([a-z][a-z0-9_]*)(\]?))?/g;
 
 export function writeCommands(text: string, registry: CommandRegistry, write: CommandWriter): string {
-  return text.replace(MENTION, (whole, first: string, second: string | undefined) => {
-    const found = registry.resolve(second === undefined ? [first] : [first, second]);
+  return text.replace(MENTION, (whole, first: string, open: string, second: string | undefined, close: string) => {
+    const bracketed = open === '[' && close === ']';
+    // A second word counts only as it is ("coins add") or in whole brackets ("alert [set]").
+    const sub = second !== undefined && (bracketed || (!open && !close)) ? second : undefined;
+    const found = registry.resolve(sub === undefined ? [first] : [first, sub]);
     if (!found) return whole;
-    const typed = found.consumed === 2 ? `${first} ${second}` : first;
-    const rest = found.consumed === 2 || second === undefined ? '' : ` ${second}`;
-    return write(found.command, typed) + rest;
+    if (found.consumed === 2) return write(found.command, bracketed ? `${first} [${sub}]` : `${first} ${sub}`);
+    return write(found.command, first) + whole.slice(1 + first.length);
   });
 }
 

@@ -19,10 +19,14 @@ describe('commands named in core texts', () => {
     expect(write('/coins lists them; /coins add pepe tracks one')).toBe('/coins list lists them; /coins add pepe tracks one');
     expect(write('Set one: /alert btc above 100000. /alert remove <id> frees one.')).toBe('Set one: /alert set btc above 100000. /alert remove <id> frees one.');
     expect(write('(/b btc 1) or /currency eur')).toBe('(/buy btc 1) or /settings currency eur');
+    // Usage lines, where a default sub-command may be left out in text chats.
+    expect(write('Usage: /alert [set] <coin> <above|below> <price>')).toBe('Usage: /alert set <coin> <above|below> <price>');
+    expect(write('/coins [list]: List the coins')).toBe('/coins list: List the coins');
   });
 
   it('are written under one slash command where the platform has one', () => {
     expect(writeCommands('Send /link 7KQ2M9XD, or /help.', registry, underPulse)).toBe('Send /pulse link 7KQ2M9XD, or /pulse help.');
+    expect(writeCommands('Usage: /alert [set] <coin>', registry, underPulse)).toBe('Usage: /pulse alert [set] <coin>');
   });
 
   it('leave what is not a command alone: unknown words, paths and links', () => {
