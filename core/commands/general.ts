@@ -45,7 +45,8 @@ export const help = defineCommand({
       const shown = [...(found ? [found.command] : []), ...family.filter((c) => c !== found?.command)];
       if (!shown.length) throw new UserError(`There is no /${command.replace(/^\//, '')} command. /help lists them.`);
       return reply('info', {
-        title: `/${shown[0]!.name}`,
+        // As asked: "/help alert" is about the alert group, whose default is /alert set.
+        title: `/${words.slice(0, found?.consumed ?? 1).join(' ')}`,
         text: shown.map((c) => [
           `${usageOf(c)}: ${c.summary}`,
           ...Object.entries(c.args).map(([name, arg]) => `  ${name}: ${arg.description}${arg.optional ? ' (optional)' : ''}`),
