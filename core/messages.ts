@@ -39,8 +39,17 @@ export interface RichMessage {
    *  t.me/<bot>?start=<code>). */
   linkCode?: string;
   tone: Tone;
+  /** Which way the money in it moved (a portfolio's profit or loss, one coin's 24 h change), for
+   *  platforms that colour gains and losses (Discord's embed colour). */
+  trend?: 'up' | 'down';
   /** Only the caller should see this reply (a DM, an ephemeral message). */
   private?: boolean;
+}
+
+/** The trend of a signed amount: none for zero. */
+export function trendOf(amount: { isPositive(): boolean; isZero(): boolean }): RichMessage['trend'] {
+  if (amount.isZero()) return undefined;
+  return amount.isPositive() ? 'up' : 'down';
 }
 
 export function reply(tone: Tone, parts: Omit<RichMessage, 'tone'>): RichMessage {

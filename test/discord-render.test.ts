@@ -67,11 +67,11 @@ describe('Discord rendering', () => {
     expect(() => validateMessage(payload as never)).not.toThrow();
   });
 
-  it('colours by tone: success green, error red, warning amber, info blurple (P&L has no machine-readable sign, so tone only)', () => {
+  it('colours by tone: success green, error red, warning amber, info blurple; gains green and losses red by trend', () => {
     const colour = (tone: Tone) => render({ tone, text: 'x' }).embeds[0]!.color;
     expect([colour('success'), colour('error'), colour('warning'), colour('info')]).toEqual([0x57f287, 0xed4245, 0xfaa61a, 0x5865f2]);
-    const loss = render({ tone: 'info', title: 'Portfolio', fields: [{ label: 'Unrealized P&L', value: '-$1,250.00' }] });
-    expect(loss.embeds[0]!.color).toBe(TONE_COLOURS.info);
+    expect(render({ tone: 'info', title: 'Portfolio', trend: 'down' }).embeds[0]!.color).toBe(TONE_COLOURS.error);
+    expect(render({ tone: 'info', title: 'Portfolio', trend: 'up' }).embeds[0]!.color).toBe(TONE_COLOURS.success);
   });
 
   it('shows a table as an aligned code block, backticks made harmless', () => {

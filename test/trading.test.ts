@@ -217,3 +217,23 @@ describe('idempotency and concurrency', () => {
     expect(ledger.holdings.get('bitcoin')?.toFixed() ?? '0').toBe(p.holdings.bitcoin?.quantity ?? '0');
   });
 });
+
+describe('which way money moved', () => {
+  beforeEach(async () => {
+    bot = await makeTestBot();
+    bot.feed.set('bitcoin', '50000', '-3.2');
+    await bot.signup('ann');
+  });
+  afterEach(() => bot.close());
+
+  it('marks a portfolio up or down by its total profit and loss, and one coin\'s price by its 24 h change', async () => {
+    expect((await bot.send('ann', '/portfolio')).trend).toBeUndefined();
+    await bot.say('ann', '/buy btc $500');
+    bot.feed.set('bitcoin', '40000', '-3.2');
+    expect((await bot.send('ann', '/portfolio')).trend).toBe('down');
+    bot.feed.set('bitcoin', '60000', '4.1');
+    expect((await bot.send('ann', '/portfolio')).trend).toBe('up');
+    expect((await bot.send('ann', '/price btc')).trend).toBe('up');
+    expect((await bot.send('ann', '/price btc eth')).trend).toBeUndefined();
+  });
+});

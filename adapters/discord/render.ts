@@ -296,7 +296,9 @@ function actionRows(buttons: Button[], options: DiscordRenderOptions): APIAction
 const SHARE = { footer: 512, fields: 1500, description: 3700 } as const;
 
 export function renderDiscordMessage(message: RichMessage, options: DiscordRenderOptions): DiscordMessagePayload {
-  const embed: APIEmbed = { color: TONE_COLOURS[message.tone] ?? TONE_COLOURS.info };
+  // Gains green and losses red where the message says which way money moved; else by tone.
+  const colour = message.trend === 'up' ? TONE_COLOURS.success : message.trend === 'down' ? TONE_COLOURS.error : TONE_COLOURS[message.tone];
+  const embed: APIEmbed = { color: colour ?? TONE_COLOURS.info };
   const title = message.title?.trim() ? fitEscaped(message.title, EMBED_LIMITS.title) : '';
   if (title) embed.title = title;
 

@@ -5,7 +5,7 @@ import type { Coin, Quote } from '../domain';
 import { UserError } from '../errors';
 import { formatAge, formatPrice } from '../format';
 import { dec, formatPercent } from '../money';
-import { reply } from '../messages';
+import { reply, trendOf } from '../messages';
 import { ConflictError } from '../ports';
 import { defineCommand } from '../registry';
 import { priceFooter, viewOf } from '../view';
@@ -36,8 +36,10 @@ export const price = defineCommand({
         ? [`${coin.symbol.toUpperCase()} ${coin.name}`, priceText(ctx, quote), changeText(quote), formatAge(now - quote.receivedAt)]
         : [`${coin.symbol.toUpperCase()} ${coin.name}`, 'no price yet', '', ''];
     });
+    const change = resolved.length === 1 ? ctx.services.prices.quote(resolved[0]!.id)?.change24hPercent : undefined;
     return reply('info', {
       title: resolved.length === 1 ? `${resolved[0]!.name} price` : 'Prices',
+      ...(change && { trend: trendOf(dec(change)) }),
       table: { columns: ['Coin', 'Price', '24h', 'Updated'], rows, align: ['left', 'right', 'right', 'right'] },
       buttons: [{ label: 'Refresh', command: `/price ${resolved.map((c) => c.id).join(' ')}`, kind: 'refresh' }],
       footer: priceFooter(ctx),

@@ -5,7 +5,7 @@ import type { Coin, Portfolio, Transaction } from '../domain';
 import { UserError } from '../errors';
 import { formatAge, formatMoney, formatPrice, formatTime } from '../format';
 import { Dec, ZERO, dec, formatPercent, formatQuantity } from '../money';
-import { reply, type RichMessage } from '../messages';
+import { reply, trendOf, type RichMessage } from '../messages';
 import { defineCommand } from '../registry';
 import { planBuy, planSell, type TradeTerms } from '../trading';
 import { pageAt, pageButtons, priceFooter, requireAccount, viewOf } from '../view';
@@ -163,6 +163,7 @@ export const portfolio = defineCommand({
     const total = dec(p.cash).plus(holdingsValue);
     return reply('info', {
       title: `Portfolio of ${account.username}`,
+      trend: trendOf(unrealized.plus(p.realizedPnl)),
       table: { columns: ['Coin', 'Quantity', 'Avg cost', 'Value', 'P&L', 'P&L %'], rows, align: ['left', 'right', 'right', 'right', 'right', 'right'] },
       fields: [
         { label: 'Cash', value: formatMoney(p.cash, view) },
