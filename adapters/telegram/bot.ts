@@ -2,7 +2,8 @@
  * The core in Telegram, through telegraf, as a chat adapter (core/chat-adapter.ts). This file only
  * assembles the parts every adapter has:
  *   updates.ts    event intake → dispatch: commands, button presses, membership changes
- *   replies.ts    rendering (render.ts) and sending, through the rate-limited sender (sender.ts)
+ *   replies.ts    rendering (render.ts) and sending, through the rate-limited sender (sender.ts,
+ *                 Telegram's side of adapters/shared/rate-limited-sender.ts)
  *   menus.ts      the command menus, from the core's registry (setMyCommands)
  *   transport.ts  long polling (default) or a webhook server
  * and mapping.ts says how Telegram's users, chats and messages map to the core's.
