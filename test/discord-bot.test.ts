@@ -344,6 +344,260 @@ describe('Discord bot', () => {
   });
 });
 
+/** What the placeholder of a public deferral, or a public message pressed, says when the answer is private. */
+const PRIVATE_NOTE = /The answer is for you alone: I sent it to you privately/;
+
+/** Makes every answer the core gives private, after `slow` opens when given (a command whose
+ *  answer only turns out to be private once the core is done). */
+function privateAnswers(slow?: { opened: Promise<void> }) {
+  const dispatch = core.core.dispatcher.dispatch.bind(core.core.dispatcher);
+  return vi.spyOn(core.core.dispatcher, 'dispatch').mockImplementation(async (input) => {
+    if (slow) await slow.opened;
+    const result = await dispatch(input);
+    return { ...result, message: { ...result.message, private: true } };
+  });
+}
+
+/** Every string of an embed message, as a whole (what the 6000-character limit counts). */
+function embedSize(m: StandinMessage): number {
+  return m.embeds.reduce((sum, e) => sum + [e.title, e.description, e.footer?.text, e.author?.name, ...(e.fields ?? []).flatMap((f: any) => [f.name, f.value])]
+    .filter((x): x is string => typeof x === 'string').reduce((n, x) => n + x.length, 0), 0);
+}
+
+describe('Discord bot: paths that were written but not tested', () => {
+  it('a public deferral whose answer turns out private: the placeholder becomes a note and the answer reaches the caller alone', async () => {
+    await stopDefault();
+    const slowBot = makeBot({ deferAfterMs: 20 });
+    await slowBot.start();
+    await signup(ann);
+    const bob = standin.user({ username: 'bob' });
+    standin.join(guild, bob);
+    const slow = gate();
+    privateAnswers(slow);
+    const interaction = await standin.slash(ann, guild, 'portfolio');
+    await standin.waitFor(() => interaction.acknowledged);
+    // Deferred in public: /portfolio is not a command that answers privately.
+    expect(interaction.responses).toEqual([expect.objectContaining({ type: 5 })]);
+    expect(interaction.responses[0]!.data?.flags ?? 0).toBe(0);
+    slow.open();
+    const [answer] = await standin.waitFor(() => (standin.followups(interaction).length ? standin.followups(interaction) : undefined));
+    expect(standin.followups(interaction)).toHaveLength(1);
+    expect(answer).toMatchObject({ ephemeral: true, visibleTo: ann.id });
+    expect(standin.textOf(answer!)).toMatch(/Cash/);
+    expect(labels(answer!)).toEqual(['Refresh']);
+    // The public placeholder says where the answer went, and nothing more.
+    const placeholder = standin.original(interaction)!;
+    expect(placeholder).toMatchObject({ ephemeral: false, loading: false });
+    expect(standin.textOf(placeholder)).toMatch(PRIVATE_NOTE);
+    expect(standin.textOf(placeholder)).not.toMatch(/Cash/);
+    expect(standin.buttons(placeholder)).toEqual([]);
+    // Another member of the channel sees the note only.
+    const seenByBob = standin.messages(channel().id, { as: bob }).map((m) => standin.textOf(m));
+    expect(seenByBob.some((t) => PRIVATE_NOTE.test(t))).toBe(true);
+    expect(seenByBob.filter((t) => /Cash/.test(t))).toEqual([]);
+  });
+
+  it('a button on a public message whose result is private: the presser alone gets it, the public message only says so', async () => {
+    await signup(ann);
+    const bob = standin.user({ username: 'bob' });
+    standin.join(guild, bob);
+    // A broadcast anyone may press, whose button runs a command that answers privately.
+    expect(await discord.deliverToChat(`discord:${channel().id}`, { tone: 'info', text: 'Are you set up?', buttons: [{ label: 'Who am I', command: '/whoami' }] })).toBe(true);
+    const broadcast = standin.messages(channel().id)[standin.messages(channel().id).length - 1]!;
+    const press = await standin.press(ann, broadcast, customIdOf(broadcast, 'Who am I'));
+    const [answer] = await standin.waitFor(() => (standin.followups(press).length ? standin.followups(press) : undefined));
+    expect(answer).toMatchObject({ ephemeral: true, visibleTo: ann.id });
+    expect(standin.textOf(answer!)).toMatch(/ann@example\.com/);
+    const shown = standin.message(broadcast.id)!;
+    expect(shown.ephemeral).toBe(false);
+    expect(standin.textOf(shown)).toMatch(PRIVATE_NOTE);
+    expect(standin.buttons(shown)).toEqual([]);
+    const seenByBob = standin.messages(channel().id, { as: bob }).map((m) => standin.textOf(m));
+    expect(seenByBob.filter((t) => /ann@example\.com/.test(t))).toEqual([]);
+  });
+
+  it('a slow Refresh on a public message that yields a private answer: deferred update, note in place, answer to the presser alone', async () => {
+    await stopDefault();
+    const slowBot = makeBot({ deferAfterMs: 20 });
+    await slowBot.start();
+    await signup(ann);
+    const bob = standin.user({ username: 'bob' });
+    standin.join(guild, bob);
+    const { answer: prices } = await slash(ann, 'price', { coins: 'btc' });
+    expect(prices.ephemeral).toBe(false);
+    const slow = gate();
+    privateAnswers(slow);
+    const press = await standin.press(ann, prices, customIdOf(prices, 'Refresh'));
+    await standin.waitFor(() => press.acknowledged);
+    expect(press.responses.map((r) => r.type)).toEqual([6]); // deferred update: nothing shown yet
+    slow.open();
+    const [answer] = await standin.waitFor(() => (standin.followups(press).length ? standin.followups(press) : undefined));
+    expect(answer).toMatchObject({ ephemeral: true, visibleTo: ann.id });
+    expect(standin.textOf(answer!)).toMatch(/BTC/);
+    const shown = standin.message(prices.id)!;
+    expect(standin.textOf(shown)).toMatch(PRIVATE_NOTE);
+    expect(standin.textOf(shown)).not.toMatch(/BTC/);
+    expect(standin.messages(channel().id, { as: bob }).filter((m) => m.interactionId === press.id)).toEqual([]);
+  });
+
+  it('start() rejects with a clear message when Discord refuses the command registration (400)', async () => {
+    standin.inject({ route: 'PUT /applications/:id/commands', status: 400, code: 50035, message: 'Invalid Form Body' });
+    const bot = makeBot();
+    await expect(bot.start()).rejects.toThrow(/^Discord refused the slash commands \(global\): .*Invalid Form Body.*Check DISCORD_APPLICATION_ID\.$/);
+    // The client was closed: nothing is left connected, nothing is delivered.
+    await standin.waitFor(() => standin.connections[1]?.closedBy === 'client');
+    expect(await bot.deliverToChat(`discord:${channel().id}`, { tone: 'info', text: 'x' })).toBe(false);
+  });
+
+  it('start() rejects with a clear message when the registration keeps failing with 500 (after the retries), naming the server', async () => {
+    standin.inject({ route: 'PUT /applications/:id/guilds/:id/commands', status: 500, count: 3 });
+    const bot = makeBot({ guildId: guild.id });
+    // Not the configuration's fault: it says so, and how to start anyway.
+    await expect(bot.start()).rejects.toThrow(new RegExp(`^Discord failed to register the slash commands \\(server ${guild.id}\\): .*\\(HTTP 500\\), a fault on Discord's side\\. .*DISCORD_REGISTER_AT_START=false`));
+    expect(standin.requests.filter((r) => r.route === 'PUT /applications/:id/guilds/:id/commands').map((r) => r.status)).toEqual([500, 500, 500]);
+  });
+
+  it('start() rejects with a clear message when the gateway closes with 4014 (disallowed intents)', async () => {
+    // Discord never refuses Guilds (not a privileged intent), so the stand-in is made to close with
+    // 4014 when the IDENTIFY arrives, before it would answer READY.
+    await stopDefault(); // so the new bot's connection is the only one open
+    const before = standin.connections.length;
+    let closing = false;
+    const refused = standin.waitFor(() => {
+      const conn = standin.connections.slice(before).find((c) => c.received.some((r) => r.op === 2));
+      if (conn && !closing) {
+        closing = true;
+        standin.dropConnection({ code: 4014 });
+      }
+      return conn;
+    }, 10_000);
+    const bot = makeBot();
+    await expect(bot.start()).rejects.toThrow(/^Discord refused the gateway intents \(4014 disallowed intents\)/);
+    expect((await refused).closedWith).toBe(4014);
+  });
+
+  it('when the core throws (a store call fails), the user gets its "Something went wrong" answer, ephemeral as usual, in time', async () => {
+    await signup(ann);
+    vi.spyOn(core.store, 'findIdentity').mockRejectedValue(new Error('database is locked'));
+    const { interaction, answer, text } = await slash(ann, 'portfolio');
+    expect(text).toMatch(/^Something went wrong on our side and nothing was changed/);
+    expect(answer).toMatchObject({ ephemeral: false });
+    expect(interaction.responses.map((r) => r.type)).toEqual([4]);
+    const whoami = await slash(ann, 'whoami');
+    expect(whoami.text).toMatch(/^Something went wrong on our side/);
+    expect(whoami.answer).toMatchObject({ ephemeral: true, visibleTo: ann.id });
+  });
+
+  it('when a slow store call fails after the deadline, the deferral came in time and the error is edited in', async () => {
+    await stopDefault();
+    const slowBot = makeBot({ deferAfterMs: 20 });
+    await slowBot.start();
+    await signup(ann);
+    const slow = gate();
+    vi.spyOn(core.store, 'findIdentity').mockImplementation(async () => {
+      await slow.opened;
+      throw new Error('connection reset');
+    });
+    const interaction = await standin.slash(ann, guild, 'portfolio');
+    await standin.waitFor(() => interaction.acknowledged);
+    expect(interaction.responses[0]!.at - interaction.createdAt).toBeLessThan(3000);
+    core.clock.advance(10_000); // well past Discord's 3 s; the token still works
+    slow.open();
+    const answer = await answerOf(interaction);
+    expect(standin.textOf(answer)).toMatch(/^Something went wrong on our side/);
+    expect(answer.ephemeral).toBe(false);
+    expect(standin.requests.filter((r) => r.code === 10062)).toEqual([]);
+  });
+
+  it("when the adapter's own store call throws (claiming the interaction), the user is told, ephemerally", async () => {
+    vi.spyOn(core.store, 'claimOnce').mockRejectedValue(new Error('store unreachable'));
+    const { answer, text } = await slash(ann, 'price', { coins: 'btc' });
+    expect(text).toMatch(/^Something went wrong on our side/);
+    expect(answer).toMatchObject({ ephemeral: true, visibleTo: ann.id });
+    expect(logger.lines.find((l) => l.msg === 'discord interaction failed')).toMatchObject({ level: 'error' });
+  });
+
+  it('a slow store before the core runs (the claim) still gets the interaction deferred in time', async () => {
+    await stopDefault();
+    const slowBot = makeBot({ deferAfterMs: 20 });
+    await slowBot.start();
+    await signup(ann);
+    const slow = gate();
+    const claimOnce = core.store.claimOnce.bind(core.store);
+    vi.spyOn(core.store, 'claimOnce').mockImplementation(async (key, expiresAt) => {
+      if (key.startsWith('discord-interaction:')) await slow.opened;
+      return claimOnce(key, expiresAt);
+    });
+    const interaction = await standin.slash(ann, guild, 'portfolio');
+    await standin.waitFor(() => interaction.acknowledged); // while the claim is still waiting
+    expect(interaction.responses).toEqual([expect.objectContaining({ type: 5 })]);
+    core.clock.advance(10_000);
+    slow.open();
+    expect(standin.textOf(await answerOf(interaction))).toMatch(/Cash/);
+
+    // A button press likewise: deferred as an update, then the message edited in place.
+    const { answer: prices } = await slash(ann, 'price', { coins: 'btc' });
+    const slowAgain = gate();
+    vi.mocked(core.store.claimOnce).mockImplementation(async (key, expiresAt) => {
+      if (key.startsWith('discord-interaction:')) await slowAgain.opened;
+      return claimOnce(key, expiresAt);
+    });
+    const press = await standin.press(ann, prices, customIdOf(prices, 'Refresh'));
+    await standin.waitFor(() => press.acknowledged);
+    expect(press.responses.map((r) => r.type)).toEqual([6]);
+    core.clock.advance(10_000);
+    slowAgain.open();
+    await standin.waitFor(() => /Updated/.test(standin.textOf(standin.message(prices.id)!)));
+    expect(standin.requests.filter((r) => r.code === 10062 || r.code === 40060)).toEqual([]);
+  });
+
+  it('a /users page of accounts with the longest names and emails stays within Discord limits, and so does the next page', async () => {
+    const root = standin.user({ username: 'root' });
+    standin.join(guild, root, { admin: true });
+    await signup(root);
+    await core.store.updateAccount('root', { role: 'admin' });
+    for (let i = 0; i < 24; i++) {
+      const username = `u${String(i).padStart(2, '0')}_${'x'.repeat(28)}`; // 32 characters, the most
+      const email = `${'a'.repeat(62)}${String(i).padStart(2, '0')}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com`; // 254, the most
+      await core.store.createAccount({ username, email, passwordHash: null, role: 'user', createdAt: core.clock.now(), currency: 'usd', emailNotifications: false }, '10000');
+    }
+    const first = await slash(root, 'users');
+    const pages = [first.answer];
+    const press = await standin.press(root, first.answer, customIdOf(first.answer, 'Next »'));
+    await standin.waitFor(() => press.acknowledged);
+    pages.push(standin.message(first.answer.id)!);
+    for (const page of pages) {
+      const embed = page.embeds[0]!;
+      expect(embed.description.length).toBeLessThanOrEqual(4096);
+      expect(embedSize(page)).toBeLessThanOrEqual(6000);
+      // Every row the page holds is shown, or the page says how many were left out.
+      const shownRows = (embed.description.match(/^u\d\d_x+ /gm) ?? []).length;
+      const left = /(\d+) more rows? not shown\./.exec(embed.description);
+      expect(shownRows + Number(left?.[1] ?? 0)).toBe(10);
+    }
+    expect(standin.textOf(pages[1]!)).toMatch(/page 2/);
+    // Nothing was refused by Discord's validation on the way.
+    expect(standin.requests.filter((r) => r.status >= 400)).toEqual([]);
+  });
+
+  it('an answer longer than Discord allows is cut to its limits, saying what was left out', async () => {
+    const rows = Array.from({ length: 300 }, (_, i) => [`row${String(i).padStart(3, '0')}`, 'x'.repeat(40), `$${i}.00`]);
+    const fields = Array.from({ length: 40 }, (_, i) => ({ label: `Field ${i}`, value: 'v'.repeat(900) }));
+    const long = { tone: 'info' as const, title: 'T'.repeat(400), text: 'Long answer. '.repeat(200), table: { columns: ['Id', 'Note', 'Amount'], rows }, fields, footer: 'f'.repeat(3000) };
+    expect(await discord.deliverToChat(`discord:${channel().id}`, long)).toBe(true);
+    const posted = standin.messages(channel().id).at(-1)!;
+    const embed = posted.embeds[0]!;
+    expect(embed.title.length).toBeLessThanOrEqual(256);
+    expect(embed.description.length).toBeLessThanOrEqual(4096);
+    expect(embed.fields.length).toBeLessThanOrEqual(25);
+    expect(embed.footer.text.length).toBeLessThanOrEqual(2048);
+    expect(embedSize(posted)).toBeLessThanOrEqual(6000);
+    const shown = (embed.description.match(/^row\d{3} /gm) ?? []).length;
+    expect(embed.description).toMatch(new RegExp(`\\n${300 - shown} more rows not shown\\.$`));
+    expect(embed.fields.at(-1)).toMatchObject({ name: 'More', value: expect.stringMatching(/^\d+ more fields not shown\.$/) });
+  });
+});
+
 describe('Discord and Telegram in one process', () => {
   it('runs both from the configuration on one core, and each answers', async () => {
     await stopDefault();

@@ -106,7 +106,13 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
         await registerCommands({ rest: client.rest, applicationId: options.applicationId, guildId: options.guildId, registry: core.registry });
       } catch (error) {
         await client.destroy().catch(() => undefined);
-        throw new Error(`Discord refused the slash commands (${options.guildId ? `server ${options.guildId}` : 'global'}): ${errorText(error)}. Check DISCORD_APPLICATION_ID${options.guildId ? ' and DISCORD_GUILD_ID (the bot must be in that server)' : ''}.`);
+        const where = options.guildId ? `server ${options.guildId}` : 'global';
+        const status = (error as { status?: unknown } | null)?.status;
+        // A 5xx (after the REST manager's retries) is Discord's fault, not the configuration's.
+        if (typeof status === 'number' && status >= 500) {
+          throw new Error(`Discord failed to register the slash commands (${where}): ${errorText(error)} (HTTP ${status}), a fault on Discord's side. Start again later, or set DISCORD_REGISTER_AT_START=false to keep the commands registered before.`);
+        }
+        throw new Error(`Discord refused the slash commands (${where}): ${errorText(error)}. Check DISCORD_APPLICATION_ID${options.guildId ? ' and DISCORD_GUILD_ID (the bot must be in that server)' : ''}.`);
       }
       logger.info({ guildId: options.guildId ?? null }, 'discord slash commands registered');
     }

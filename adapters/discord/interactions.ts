@@ -16,6 +16,8 @@ import {
   type ButtonInteraction,
   type ChatInputCommandInteraction,
   type Interaction,
+  type InteractionEditReplyOptions,
+  type InteractionUpdateOptions,
   type RepliableInteraction,
 } from 'discord.js';
 import type { Core } from '../../core/app';
@@ -59,15 +61,48 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
 
   const logOf = (interaction: Interaction) => ({ interactionId: interaction.id, userId: interaction.user.id, channelId: interaction.channelId });
 
-  /** The core's answer, or undefined when it takes longer than `deferAfterMs`. */
-  async function quickly(running: Promise<DispatchResult>): Promise<DispatchResult | undefined> {
+  /** The core's answer, or undefined when it comes later than `deferAfterMs` after `startedAt`
+   *  (when the handling began: the store calls before the core count too). */
+  async function quickly(running: Promise<DispatchResult>, startedAt: number): Promise<DispatchResult | undefined> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), deferAfterMs)));
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, startedAt + deferAfterMs - Date.now()))));
     try {
       return await Promise.race([running, late]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Work done before the core runs (the store's claim, a button's lookup): when it is not done
+   * `deferAfterMs` after `startedAt`, the interaction is deferred first, so a slow store never
+   * makes the bot miss Discord's 3 seconds. Nothing is deferred once the interaction is answered.
+   */
+  async function beforeDeadline<T>(interaction: RepliableInteraction, work: Promise<T>, startedAt: number, defer: () => Promise<unknown>): Promise<T> {
+    if (interaction.deferred || interaction.replied) return work;
+    const late = Symbol('late');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), Math.max(0, startedAt + deferAfterMs - Date.now()))));
+    try {
+      const first = await Promise.race([work, deadline]);
+      if (first !== late) return first as T;
+    } finally {
+      clearTimeout(timer);
+    }
+    work.catch(() => undefined); // reported below, once the deferral is out
+    await defer();
+    return work;
+  }
+
+  const claimKey = (interaction: Interaction) => `discord-interaction:${interaction.applicationId}:${interaction.id}`;
+
+  /** Claims the interaction in the store, not in memory: a replayed interaction is recognised
+   *  after a restart and by another instance, for every command (not only those the core keeps
+   *  from running twice). False when it was handled before. */
+  async function claim(interaction: Interaction): Promise<boolean> {
+    const claimed = await core.services.store.claimOnce(claimKey(interaction), now() + INTERACTION_CLAIM_MS);
+    if (!claimed) logger.info(logOf(interaction), 'discord interaction delivered again: ignored');
+    return claimed;
   }
 
   type Delivery = { messageId: string; confirmed?: boolean } & ({ text: string } | { command: StructuredCommand });
@@ -88,24 +123,27 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
     else await interaction.reply(payload);
   }
 
-  async function handleCommand(interaction: ChatInputCommandInteraction): Promise<void> {
+  async function handleCommand(interaction: ChatInputCommandInteraction, startedAt: number): Promise<void> {
     const dm = !interaction.guildId;
     const owner = ownerOf(interaction.user);
     const command = commandFromInteraction(core.registry, interactionData(interaction));
+    // Known before the answer exists, so a deferral says at once whether it is ephemeral.
+    const deferEphemeral = dm || !command || answersEphemerally(core.registry, command.name);
+    const defer = () => interaction.deferReply(deferEphemeral ? { flags: MessageFlags.Ephemeral } : {});
+    if (!(await beforeDeadline(interaction, claim(interaction), startedAt, defer))) return;
     if (!command) {
       // A command registered by another version of the bot: the menu refreshes at the next start.
       await note(interaction, 'I do not know that command (my command list may be out of date). /help lists what I can do.', 'error');
       return;
     }
-    const deferEphemeral = dm || answersEphemerally(core.registry, command.name);
     const running = dispatch(interaction, { command, messageId: interaction.id });
-    const early = await quickly(running);
+    const early = interaction.deferred ? undefined : await quickly(running, startedAt);
     if (early) {
       const ephemeral = deferEphemeral || early.message.private === true;
       await interaction.reply(replies.asReply(await replies.render(early.message, owner, { ephemeral }), ephemeral));
       return;
     }
-    await interaction.deferReply(deferEphemeral ? { flags: MessageFlags.Ephemeral } : {});
+    if (!interaction.deferred) await defer();
     const result = await running;
     if (result.message.private && !deferEphemeral) {
       await interaction.editReply(replies.asEdit(await replies.render({ tone: 'info', text: PRIVATE_NOTE }, undefined, { ephemeral: false })));
@@ -115,24 +153,33 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
     await interaction.editReply(replies.asEdit(await replies.render(result.message, owner, { ephemeral: deferEphemeral })));
   }
 
-  async function handleButton(interaction: ButtonInteraction): Promise<void> {
+  async function handleButton(interaction: ButtonInteraction, startedAt: number): Promise<void> {
     const presser = ownerOf(interaction.user);
     const ref = buttonOf(interaction.customId);
-    const found: ButtonLookup = ref ? await buttons.lookup(ref, presser) : { ok: false, reason: 'invalid' };
+    // The message the button is on, edited in place whether or not the press was deferred.
+    const edit = (payload: InteractionUpdateOptions & InteractionEditReplyOptions) => (interaction.deferred ? interaction.editReply(payload) : interaction.update(payload));
+    const defer = () => interaction.deferUpdate();
+    const found: ButtonLookup | undefined = await beforeDeadline(
+      interaction,
+      (async () => ((await claim(interaction)) ? (ref ? await buttons.lookup(ref, presser) : { ok: false as const, reason: 'invalid' as const }) : undefined))(),
+      startedAt,
+      defer,
+    );
+    if (!found) return;
     if (!found.ok) {
       if (found.reason === 'used') return note(interaction, 'Already done.');
       if (found.reason === 'not-yours') return note(interaction, 'Only the person who sent the command can use these buttons.', 'warning');
       // Like Telegram: the dead buttons go, and the presser is told why.
-      await interaction.update({ components: [] });
+      await edit({ components: [] });
       return note(interaction, found.reason === 'expired' ? 'This button has expired: send the command again.' : 'This button does not work any more: send the command again.', 'warning');
     }
     const { ref: pressed, button } = found;
     // The first press of the message's buttons, on any instance, takes them; the rest were too late.
-    if (!(await buttons.take(pressed))) return note(interaction, 'Already done.');
+    if (!(await beforeDeadline(interaction, buttons.take(pressed), startedAt, defer))) return note(interaction, 'Already done.');
     const sourceEphemeral = interaction.message.flags.has(MessageFlags.Ephemeral);
     if (button.kind === 'cancel') {
       const cancelled: RichMessage = { tone: 'info', text: `Cancelled: ${button.command} was not run. Nothing changed.` };
-      await interaction.update(replies.asEdit(await replies.render(cancelled, undefined, { ephemeral: sourceEphemeral })));
+      await edit(replies.asEdit(await replies.render(cancelled, undefined, { ephemeral: sourceEphemeral })));
       return;
     }
     const running = dispatch(interaction, {
@@ -141,17 +188,16 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
       messageId: button.kind === 'confirm' ? `confirm:${interaction.message.id}` : `button:${interaction.id}`,
       confirmed: button.kind === 'confirm',
     });
-    const early = await quickly(running);
-    if (!early) await interaction.deferUpdate();
+    const early = interaction.deferred ? undefined : await quickly(running, startedAt);
+    if (!early && !interaction.deferred) await defer();
     const result = early ?? (await running);
     const note_ = button.kind === 'refresh' ? replies.updatedNote() : undefined;
-    const edit = (payload: Parameters<Replies['asEdit']>[0]) => (interaction.deferred ? interaction.editReply(replies.asEdit(payload)) : interaction.update(replies.asEdit(payload)));
     if (result.message.private && interaction.guildId && !sourceEphemeral) {
-      await edit(await replies.render({ tone: 'info', text: PRIVATE_NOTE }, undefined, { ephemeral: false }));
+      await edit(replies.asEdit(await replies.render({ tone: 'info', text: PRIVATE_NOTE }, undefined, { ephemeral: false })));
       await interaction.followUp(replies.asReply(await replies.render(result.message, presser, { ephemeral: true }), true));
       return;
     }
-    await edit(await replies.render(result.message, presser, { ephemeral: sourceEphemeral, note: note_ }));
+    await edit(replies.asEdit(await replies.render(result.message, presser, { ephemeral: sourceEphemeral, note: note_ })));
   }
 
   async function handleAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
@@ -163,8 +209,6 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
     const choices = coinChoices(await core.services.coins.list(), request.typed);
     await interaction.respond(choices.slice(0, AUTOCOMPLETE_LIMIT));
   }
-
-  const claimKey = (interaction: Interaction) => `discord-interaction:${interaction.applicationId}:${interaction.id}`;
 
   async function run(interaction: Interaction): Promise<void> {
     if (interaction.isAutocomplete()) {
@@ -179,17 +223,11 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
       await note(interaction, 'I am restarting: send that again in a moment.', 'warning').catch(() => undefined);
       return;
     }
-    // Claimed in the store, not in memory: a replayed interaction is recognised after a restart and
-    // by another instance, for every command (not only those the core keeps from running twice).
-    let claimed = false;
+    const startedAt = Date.now();
     try {
-      claimed = await core.services.store.claimOnce(claimKey(interaction), now() + INTERACTION_CLAIM_MS);
-      if (!claimed) {
-        logger.info(logOf(interaction), 'discord interaction delivered again: ignored');
-        return;
-      }
-      if (interaction.isChatInputCommand()) await handleCommand(interaction);
-      else await handleButton(interaction);
+      // Each handler claims the interaction first (see claim), within the deadline.
+      if (interaction.isChatInputCommand()) await handleCommand(interaction, startedAt);
+      else await handleButton(interaction, startedAt);
     } catch (error) {
       const code = codeOf(error);
       const level = code === DiscordCodes.UnknownInteraction || code === DiscordCodes.AlreadyAcknowledged ? 'warn' : 'error';
