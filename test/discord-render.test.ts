@@ -74,6 +74,12 @@ describe('Discord rendering', () => {
     expect(render({ tone: 'info', title: 'Portfolio', trend: 'up' }).embeds[0]!.color).toBe(TONE_COLOURS.success);
   });
 
+  it('shows every field of a short message whole, with a table beside them (a trade fill, a portfolio)', () => {
+    const fields = ['Price', 'Quantity', 'Amount', 'Fee', 'Total paid', 'Cash balance'].map((label) => ({ label, value: '$10,000.00' }));
+    const embed = render({ tone: 'info', title: 'Portfolio of ann', table: { columns: ['Coin', 'Value'], rows: [['BTC', '$2,500.00']] }, fields, footer: 'Prices are simulated.' }).embeds[0]!;
+    expect(embed.fields!.map((f) => [f.name, f.value])).toEqual(fields.map((f) => [f.label, '$10,000.00']));
+  });
+
   it('shows a table as an aligned code block, backticks made harmless', () => {
     const table: Table = { columns: ['Coin', 'Value'], rows: [['BTC', '$1.00'], ['E`T`H', '$100.00'], ['```', '$0']], align: ['left', 'right'] };
     const description = render({ tone: 'info', text: 'Holdings', table }).embeds[0]!.description!;

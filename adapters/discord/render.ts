@@ -188,6 +188,15 @@ const INLINE_MAX = 24;
 const FIELD_NOTE_RESERVE = 40;
 
 function fieldsWithin(fields: Field[], budget: number): APIEmbedField[] {
+  const inline = (field: Field) => field.label.length <= INLINE_MAX && field.value.length <= INLINE_MAX && !field.value.includes('\n');
+  // All of them whole when they fit: no room is kept for a note nobody needs.
+  if (fields.length <= EMBED_LIMITS.fields && fieldsWant(fields) <= budget) {
+    return fields.map((field) => ({
+      name: nonBlank(fitEscaped(field.label, EMBED_LIMITS.fieldName)),
+      value: nonBlank(fitEscaped(field.value, EMBED_LIMITS.fieldValue)),
+      inline: inline(field),
+    }));
+  }
   const out: APIEmbedField[] = [];
   let left = budget;
   // One place is kept for the note when there are more fields than Discord shows.
@@ -201,7 +210,7 @@ function fieldsWithin(fields: Field[], budget: number): APIEmbedField[] {
     const name = nonBlank(fitEscaped(field.label, Math.min(EMBED_LIMITS.fieldName, Math.max(1, room - valueNeeds))));
     const value = nonBlank(fitEscaped(field.value, Math.min(EMBED_LIMITS.fieldValue, room - name.length)));
     if (name.length + value.length > room) break;
-    out.push({ name, value, inline: field.label.length <= INLINE_MAX && field.value.length <= INLINE_MAX && !field.value.includes('\n') });
+    out.push({ name, value, inline: inline(field) });
     left -= name.length + value.length;
   }
   const dropped = fields.length - out.length;
