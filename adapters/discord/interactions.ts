@@ -61,16 +61,23 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
 
   const logOf = (interaction: Interaction) => ({ interactionId: interaction.id, userId: interaction.user.id, channelId: interaction.channelId });
 
-  /** The core's answer, or undefined when it comes later than `deferAfterMs` after `startedAt`
-   *  (when the handling began: the store calls before the core count too). */
-  async function quickly(running: Promise<DispatchResult>, startedAt: number): Promise<DispatchResult | undefined> {
+  const LATE = Symbol('late');
+  /** What `work` gives, or LATE when it is not done `deferAfterMs` after `startedAt` (when the
+   *  handling began: the store calls before the core count too). */
+  async function byDeadline<T>(work: Promise<T>, startedAt: number): Promise<T | typeof LATE> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, startedAt + deferAfterMs - Date.now()))));
+    const deadline = new Promise<typeof LATE>((resolve) => (timer = setTimeout(() => resolve(LATE), Math.max(0, startedAt + deferAfterMs - Date.now()))));
     try {
-      return await Promise.race([running, late]);
+      return await Promise.race([work, deadline]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** The core's answer, or undefined when it is late and the interaction must be deferred. */
+  async function quickly(running: Promise<DispatchResult>, startedAt: number): Promise<DispatchResult | undefined> {
+    const result = await byDeadline(running, startedAt);
+    return result === LATE ? undefined : result;
   }
 
   /**
@@ -80,15 +87,8 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
    */
   async function beforeDeadline<T>(interaction: RepliableInteraction, work: Promise<T>, startedAt: number, defer: () => Promise<unknown>): Promise<T> {
     if (interaction.deferred || interaction.replied) return work;
-    const late = Symbol('late');
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), Math.max(0, startedAt + deferAfterMs - Date.now()))));
-    try {
-      const first = await Promise.race([work, deadline]);
-      if (first !== late) return first as T;
-    } finally {
-      clearTimeout(timer);
-    }
+    const first = await byDeadline(work, startedAt);
+    if (first !== LATE) return first;
     work.catch(() => undefined); // reported below, once the deferral is out
     await defer();
     return work;
