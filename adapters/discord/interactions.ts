@@ -123,6 +123,13 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
     else await interaction.reply(payload);
   }
 
+  /** A private answer where the public message is already there (a public deferral, a button on
+   *  a public message): that message says so, and the answer follows for the caller alone. */
+  async function answerPrivately(interaction: RepliableInteraction, editPublic: (payload: InteractionEditReplyOptions & InteractionUpdateOptions) => Promise<unknown>, message: RichMessage, owner: string): Promise<void> {
+    await editPublic(replies.asEdit(await replies.render({ tone: 'info', text: PRIVATE_NOTE }, undefined, { ephemeral: false })));
+    await interaction.followUp(replies.asReply(await replies.render(message, owner, { ephemeral: true }), true));
+  }
+
   async function handleCommand(interaction: ChatInputCommandInteraction, startedAt: number): Promise<void> {
     const dm = !interaction.guildId;
     const owner = ownerOf(interaction.user);
@@ -145,11 +152,7 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
     }
     if (!interaction.deferred) await defer();
     const result = await running;
-    if (result.message.private && !deferEphemeral) {
-      await interaction.editReply(replies.asEdit(await replies.render({ tone: 'info', text: PRIVATE_NOTE }, undefined, { ephemeral: false })));
-      await interaction.followUp(replies.asReply(await replies.render(result.message, owner, { ephemeral: true }), true));
-      return;
-    }
+    if (result.message.private && !deferEphemeral) return answerPrivately(interaction, (payload) => interaction.editReply(payload), result.message, owner);
     await interaction.editReply(replies.asEdit(await replies.render(result.message, owner, { ephemeral: deferEphemeral })));
   }
 
@@ -192,11 +195,7 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
     if (!early && !interaction.deferred) await defer();
     const result = early ?? (await running);
     const note_ = button.kind === 'refresh' ? replies.updatedNote() : undefined;
-    if (result.message.private && interaction.guildId && !sourceEphemeral) {
-      await edit(replies.asEdit(await replies.render({ tone: 'info', text: PRIVATE_NOTE }, undefined, { ephemeral: false })));
-      await interaction.followUp(replies.asReply(await replies.render(result.message, presser, { ephemeral: true }), true));
-      return;
-    }
+    if (result.message.private && interaction.guildId && !sourceEphemeral) return answerPrivately(interaction, edit, result.message, presser);
     await edit(replies.asEdit(await replies.render(result.message, presser, { ephemeral: sourceEphemeral, note: note_ })));
   }
 
