@@ -11,6 +11,7 @@ import type { Platform } from '../core/domain';
 import type { Logger } from '../core/ports';
 import { createConsoleChat, type ConsoleChat } from '../adapters/console/console-chat';
 import { createDiscordBot } from '../adapters/discord/bot';
+import { createSlackBot } from '../adapters/slack/bot';
 import { createTelegramBot } from '../adapters/telegram/bot';
 import type { Config } from './config';
 
@@ -37,6 +38,14 @@ export const CHAT_PLATFORMS: readonly ChatPlatform[] = [
     create: (config, core, logger) => createDiscordBot({
       token: config.DISCORD_TOKEN!, applicationId: config.DISCORD_APPLICATION_ID!, guildId: config.DISCORD_GUILD_ID,
       apiUrl: config.DISCORD_API_URL, registerAtStart: config.DISCORD_REGISTER_AT_START, core, logger,
+    }),
+  },
+  {
+    platform: 'slack',
+    configured: (config) => Boolean(config.SLACK_BOT_TOKEN),
+    create: (config, core, logger) => createSlackBot({
+      botToken: config.SLACK_BOT_TOKEN!, signingSecret: config.SLACK_SIGNING_SECRET!, apiUrl: config.SLACK_API_URL,
+      command: config.SLACK_COMMAND, port: config.PORT, host: config.HOST, core, logger,
     }),
   },
 ];
