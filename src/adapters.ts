@@ -3,6 +3,10 @@
  * how to build its adapter from it. Discord and Slack are added here as rows; main.ts only
  * starts, routes to and stops whatever this returns, and runs the terminal chat when it returns
  * none.
+ *
+ * Platforms that take HTTP (the Telegram webhook, Slack over HTTP) share one HTTP server on
+ * HOST:PORT, created here and handed to each: each mounts its path on it (unknown paths get 404).
+ * It listens while one of them runs.
  */
 import { randomUUID } from 'node:crypto';
 import type { Core } from '../core/app';
@@ -11,6 +15,7 @@ import type { Platform } from '../core/domain';
 import type { Logger } from '../core/ports';
 import { createConsoleChat, type ConsoleChat } from '../adapters/console/console-chat';
 import { createDiscordBot } from '../adapters/discord/bot';
+import { createHttpServer, type HttpServer } from '../adapters/shared/http-server';
 import { createSlackBot } from '../adapters/slack/bot';
 import { createTelegramBot } from '../adapters/telegram/bot';
 import type { Config } from './config';
@@ -18,17 +23,18 @@ import type { Config } from './config';
 interface ChatPlatform {
   platform: Platform;
   configured(config: Config): boolean;
-  create(config: Config, core: Core, logger: Logger): ChatAdapter;
+  /** `http`: the process's one HTTP server on HOST:PORT, for a platform that takes HTTP. */
+  create(config: Config, core: Core, logger: Logger, http: HttpServer): ChatAdapter;
 }
 
 export const CHAT_PLATFORMS: readonly ChatPlatform[] = [
   {
     platform: 'telegram',
     configured: (config) => Boolean(config.TELEGRAM_BOT_TOKEN),
-    create: (config, core, logger) => createTelegramBot({
+    create: (config, core, logger, http) => createTelegramBot({
       token: config.TELEGRAM_BOT_TOKEN!, apiRoot: config.TELEGRAM_API_ROOT, core, logger,
       webhook: config.TELEGRAM_WEBHOOK_URL
-        ? { url: config.TELEGRAM_WEBHOOK_URL, secret: config.TELEGRAM_WEBHOOK_SECRET!, port: config.PORT, host: config.HOST }
+        ? { url: config.TELEGRAM_WEBHOOK_URL, secret: config.TELEGRAM_WEBHOOK_SECRET!, server: http }
         : undefined,
     }),
   },
@@ -43,16 +49,23 @@ export const CHAT_PLATFORMS: readonly ChatPlatform[] = [
   {
     platform: 'slack',
     configured: (config) => Boolean(config.SLACK_BOT_TOKEN),
-    create: (config, core, logger) => createSlackBot({
-      botToken: config.SLACK_BOT_TOKEN!, signingSecret: config.SLACK_SIGNING_SECRET!, apiUrl: config.SLACK_API_URL,
-      command: config.SLACK_COMMAND, port: config.PORT, host: config.HOST, core, logger,
+    // Socket Mode when SLACK_APP_TOKEN is set (then nothing is served), else HTTP on the shared server.
+    create: (config, core, logger, http) => createSlackBot({
+      botToken: config.SLACK_BOT_TOKEN!, signingSecret: config.SLACK_SIGNING_SECRET, appToken: config.SLACK_APP_TOKEN,
+      apiUrl: config.SLACK_API_URL, command: config.SLACK_COMMAND, http, core, logger,
     }),
   },
 ];
 
-/** An adapter for every platform whose configuration is present. */
-export function configuredChatAdapters(config: Config, core: Core, logger: Logger): ChatAdapter[] {
-  return CHAT_PLATFORMS.filter((p) => p.configured(config)).map((p) => p.create(config, core, logger));
+/** The HTTP server on HOST:PORT that the platforms taking HTTP share (it listens once one mounts a path). */
+export function sharedHttpServer(config: Config, logger: Logger): HttpServer {
+  return createHttpServer({ port: config.PORT, host: config.HOST, logger });
+}
+
+/** An adapter for every platform whose configuration is present; those taking HTTP share `http`
+ *  (by default a new server on HOST:PORT). */
+export function configuredChatAdapters(config: Config, core: Core, logger: Logger, http: HttpServer = sharedHttpServer(config, logger)): ChatAdapter[] {
+  return CHAT_PLATFORMS.filter((p) => p.configured(config)).map((p) => p.create(config, core, logger, http));
 }
 
 /** The terminal chat on this process's standard input and output. */

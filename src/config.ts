@@ -48,12 +48,15 @@ export const ConfigSchema = z.object({
   DISCORD_GUILD_ID: z.string().regex(/^\d{15,21}$/, 'a server id (a number: Developer Mode, right-click the server, Copy Server ID)').optional(),
   DISCORD_API_URL: optionalUrl,
   DISCORD_REGISTER_AT_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
-  // Slack: the bot runs when the bot token and the signing secret are set; it serves HTTP on HOST:PORT.
+  // Slack: the bot runs when the bot token is set, with the signing secret (HTTP: /slack/events on
+  // HOST:PORT) or an app-level token (Socket Mode: a WebSocket, nothing served).
   SLACK_BOT_TOKEN: z.string().regex(/^xoxb-[A-Za-z0-9-]+$/, 'the Bot User OAuth Token (xoxb-…, from OAuth & Permissions)').optional(),
   SLACK_SIGNING_SECRET: z.string().regex(/^[A-Za-z0-9]{16,128}$/, 'the Signing Secret (Basic Information → App Credentials)').optional(),
+  SLACK_APP_TOKEN: z.string().regex(/^xapp-[A-Za-z0-9-]+$/, 'an App-Level Token (xapp-…, Basic Information → App-Level Tokens, with connections:write)').optional(),
   SLACK_COMMAND: z.string().regex(/^\/[a-z0-9_-]{1,31}$/, 'a slash command such as /pulse (lower case, as created under Slash Commands)').default('/pulse'),
   SLACK_API_URL: optionalUrl,
-  // The webhook server speaks plain HTTP: TLS ends in front of it (a load balancer or a reverse
+  // One HTTP server serves every platform that takes HTTP (the Telegram webhook, Slack's
+  // /slack/events), each at its own path. It speaks plain HTTP: TLS ends in front of it (a load balancer or a reverse
   // proxy). Loopback by default, so nothing else reaches it unless HOST says so (0.0.0.0, ::).
   HOST: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'an IP address or host name to listen on (127.0.0.1, 0.0.0.0, ::)').default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -84,11 +87,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (Boolean(config.DISCORD_TOKEN) !== Boolean(config.DISCORD_APPLICATION_ID)) {
     throw new ConfigError('Invalid configuration:\n  DISCORD_TOKEN and DISCORD_APPLICATION_ID go together (both from the Developer Portal)');
   }
-  if (Boolean(config.SLACK_BOT_TOKEN) !== Boolean(config.SLACK_SIGNING_SECRET)) {
-    throw new ConfigError('Invalid configuration:\n  SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET go together (both from your app at api.slack.com/apps)');
+  const slackReceives = Boolean(config.SLACK_SIGNING_SECRET || config.SLACK_APP_TOKEN);
+  if (Boolean(config.SLACK_BOT_TOKEN) !== slackReceives) {
+    throw new ConfigError('Invalid configuration:\n  SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET go together, or SLACK_BOT_TOKEN and SLACK_APP_TOKEN for Socket Mode (all from your app at api.slack.com/apps)');
   }
-  if (config.SLACK_BOT_TOKEN && config.TELEGRAM_BOT_TOKEN && config.TELEGRAM_WEBHOOK_URL) {
-    throw new ConfigError('Invalid configuration:\n  SLACK_BOT_TOKEN with TELEGRAM_WEBHOOK_URL: both would serve HTTP on PORT, which is not supported yet. Run Telegram with long polling (unset TELEGRAM_WEBHOOK_URL), or run Slack in a separate instance');
+  if (config.TELEGRAM_WEBHOOK_URL && config.SLACK_BOT_TOKEN && !config.SLACK_APP_TOKEN && new URL(config.TELEGRAM_WEBHOOK_URL).pathname === '/slack/events') {
+    throw new ConfigError('Invalid configuration:\n  TELEGRAM_WEBHOOK_URL: its path is /slack/events, where Slack is served on the same HTTP server; choose another path');
   }
   const bootstrap = [config.BOOTSTRAP_ADMIN_USERNAME, config.BOOTSTRAP_ADMIN_EMAIL];
   if (bootstrap.some(Boolean) && !bootstrap.every(Boolean)) {

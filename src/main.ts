@@ -10,7 +10,7 @@ import { AlertEngine } from '../core/alert-engine';
 import { ensureBootstrapAdmin } from '../core/staff-accounts';
 import { UserError } from '../core/errors';
 import { createLogger } from '../infra/support/logger';
-import { configuredChatAdapters, startChatAdapters, stopChatAdapters, terminalChat } from './adapters';
+import { configuredChatAdapters, sharedHttpServer, startChatAdapters, stopChatAdapters, terminalChat } from './adapters';
 import { ConfigError, loadConfig } from './config';
 import { deliverThroughAdapters } from './chat-delivery';
 import { buildCore, openStore, startNotifier, startPriceFeed } from './compose';
@@ -45,7 +45,9 @@ async function main(): Promise<void> {
     logger.info({ removed }, 'pruned activity log');
   });
 
-  const bots = configuredChatAdapters(config, core, logger);
+  // One HTTP server on HOST:PORT for every platform that takes HTTP; it closes with the last of them.
+  const http = sharedHttpServer(config, logger);
+  const bots = configuredChatAdapters(config, core, logger, http);
   const terminal = bots.length ? undefined : terminalChat(config, core);
   const adapters = terminal ? [terminal] : bots;
 

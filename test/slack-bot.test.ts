@@ -330,10 +330,15 @@ describe('Slack bot', () => {
     await expect(bot.start()).rejects.toThrow(/SLACK_BOT_TOKEN/);
   });
 
-  it('is configured by SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET together, and not with a Telegram webhook', () => {
+  it('is configured by SLACK_BOT_TOKEN with SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN), also beside a Telegram webhook', () => {
     expect(() => loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1-2-abc' })).toThrow(ConfigError);
     expect(() => loadConfig({ SLACK_SIGNING_SECRET: '8f742231b10e8888abcd99yyyzzz85a5' })).toThrow(/go together/);
-    expect(() => loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: '8f742231b10e8888abcd99yyyzzz85a5', TELEGRAM_BOT_TOKEN: '1:a', TELEGRAM_WEBHOOK_URL: 'https://x.example/tg', TELEGRAM_WEBHOOK_SECRET: 's' })).toThrow(/PORT/);
+    expect(() => loadConfig({ SLACK_APP_TOKEN: 'xapp-1-A1-2-abc' })).toThrow(/go together/);
+    expect(() => loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_APP_TOKEN: 'xoxb-not-an-app-token' })).toThrow(/SLACK_APP_TOKEN/);
+    expect(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_APP_TOKEN: 'xapp-1-A1-2-abc' }).SLACK_APP_TOKEN).toBe('xapp-1-A1-2-abc');
+    // Both take HTTP: they share the one server on PORT, at their own paths.
+    expect(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: '8f742231b10e8888abcd99yyyzzz85a5', TELEGRAM_BOT_TOKEN: '1:a', TELEGRAM_WEBHOOK_URL: 'https://x.example/tg', TELEGRAM_WEBHOOK_SECRET: 's' }).TELEGRAM_WEBHOOK_URL).toBe('https://x.example/tg');
+    expect(() => loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: '8f742231b10e8888abcd99yyyzzz85a5', TELEGRAM_BOT_TOKEN: '1:a', TELEGRAM_WEBHOOK_URL: 'https://x.example/slack/events', TELEGRAM_WEBHOOK_SECRET: 's' })).toThrow(/\/slack\/events/);
     const config = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1-2-abc', SLACK_SIGNING_SECRET: '8f742231b10e8888abcd99yyyzzz85a5' });
     expect(config.SLACK_COMMAND).toBe('/pulse');
     const adapters = configuredChatAdapters(config, core.core, logger);

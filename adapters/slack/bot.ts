@@ -1,9 +1,14 @@
 /**
- * The core in Slack, through @slack/bolt over HTTP, as a chat adapter (core/chat-adapter.ts).
+ * The core in Slack, through @slack/bolt, as a chat adapter (core/chat-adapter.ts).
  *
- * Bolt's HTTPReceiver serves `/slack/events` on HOST:PORT for slash commands, button presses
- * (block actions) and events; it checks every request's signature and refuses one whose timestamp
- * is more than 5 minutes off (401), and both stay on. Every request is acknowledged at once (an
+ * Over HTTP, Bolt's HTTPReceiver handles `/slack/events` for slash commands, button presses
+ * (block actions) and events, mounted on the process's one HTTP server on HOST:PORT (shared with
+ * the Telegram webhook; adapters/shared/http-server.ts) or on its own; it checks every request's
+ * signature and refuses one whose timestamp is more than 5 minutes off (401), and both stay on.
+ * With an app-level token (SLACK_APP_TOKEN, xapp-…) it uses Socket Mode instead: Bolt's
+ * SocketModeReceiver opens a WebSocket (apps.connections.open) and Slack sends the same requests
+ * over it as envelopes, each acked with its envelope_id; no request URL, no signing secret.
+ * Every request is acknowledged at once (an
  * empty ack, within Slack's 3 s) and its id (trigger_id, action_ts, event_id) is claimed in the
  * store, so a request Slack retries (X-Slack-Retry-Num), or that reaches another instance, is
  * handled once. Answers go through the request's response_url (`respond`).
@@ -18,9 +23,7 @@
  * remembered per user), then chat.postMessage. The Web API client retries twice, not for half an
  * hour, and waits out a 429's Retry-After.
  */
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { App, HTTPReceiver, LogLevel, type Logger as BoltLogger, type RespondArguments, type RespondFn } from '@slack/bolt';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, webApi, type Logger as BoltLogger, type RespondArguments, type RespondFn } from '@slack/bolt';
 import type { Core } from '../../core/app';
 import { ChatButtons, type ButtonTtls } from '../../core/buttons';
 import type { ChatAdapter } from '../../core/chat-adapter';
@@ -29,18 +32,29 @@ import type { DispatchResult } from '../../core/dispatcher';
 import type { LinkedIdentity } from '../../core/domain';
 import type { RichMessage } from '../../core/messages';
 import type { Logger } from '../../core/ports';
+import { createHttpServer, type HttpServer } from '../shared/http-server';
+import { createSlackHome, homeOpenedOf } from './home';
 import { actionIdOf, buttonOf, chatRefOf, commandLine, identityOf, ownerOf, slackAddress } from './mapping';
 import { renderSlackMessage, slackCommandWriter, type SlackMessagePayload } from './render';
+import { createSlackSender } from './sender';
+import type { SenderLimits } from '../shared/rate-limited-sender';
 
 export interface SlackBotOptions {
   botToken: string;
-  signingSecret: string;
-  /** Another Web API base (a test stand-in), e.g. http://127.0.0.1:8080/api/. Default Slack's. */
+  /** Checks the requests over HTTP; required unless `appToken` (Socket Mode) is given. */
+  signingSecret?: string;
+  /** An app-level token (xapp-…, with connections:write): Socket Mode instead of HTTP. */
+  appToken?: string;
+  /** Another Web API base (a test stand-in), e.g. http://127.0.0.1:8080/api/. Default Slack's.
+   *  In Socket Mode apps.connections.open goes there too. */
   apiUrl?: string;
   /** The app's slash command. Default /pulse. */
   command?: string;
-  port: number;
-  host: string;
+  /** The process's shared HTTP server: /slack/events is mounted on it. Without one (and not in
+   *  Socket Mode) the bot serves HTTP on its own, on `port` and `host`. */
+  http?: HttpServer;
+  port?: number;
+  host?: string;
   core: Core;
   logger: Logger;
   /** Clock for button expiry and request claims. Default: the core's clock. */
@@ -48,11 +62,13 @@ export interface SlackBotOptions {
   buttonTtl?: Partial<ButtonTtls>;
   /** Web API retries after a failure (a 429 is waited out, then retried). Default 2. */
   apiRetries?: number;
+  /** Limits of messages posted outside a request (sender.ts); Slack's by default. */
+  senderLimits?: Partial<SenderLimits>;
 }
 
 export interface SlackBot extends ChatAdapter {
   readonly app: App;
-  /** Where the receiver listens once started (http://host:port), for tests. */
+  /** Where the receiver listens once started (http://host:port), for tests. Not in Socket Mode. */
   url(): string;
 }
 
@@ -60,6 +76,7 @@ export interface SlackBot extends ChatAdapter {
 const REQUEST_CLAIM_MS = 60 * 60_000;
 const STOP_DRAIN_MS = 5000;
 const API_TIMEOUT_MS = 15_000;
+const EVENTS_PATH = '/slack/events';
 const PRIVATE_NOTE = '📬 The answer is for you alone: only you can see it, just below.';
 
 type Body = Record<string, any>;
@@ -104,13 +121,23 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   const writer = slackCommandWriter(slashCommand);
   const apiUrl = options.apiUrl ? (options.apiUrl.endsWith('/') ? options.apiUrl : `${options.apiUrl}/`) : undefined;
 
-  const receiver = new HTTPReceiver({
-    signingSecret: options.signingSecret,
-    endpoints: '/slack/events',
-    logger: boltLogger(logger),
-    // Answer first, work after: Slack wants the ack within 3 s.
-    processBeforeResponse: false,
-  });
+  const socketMode = Boolean(options.appToken);
+  if (!socketMode && !options.signingSecret) throw new Error('Slack over HTTP needs the signing secret (SLACK_SIGNING_SECRET), or an app-level token for Socket Mode (SLACK_APP_TOKEN).');
+  if (!socketMode && !options.http && options.port === undefined) throw new Error('Slack over HTTP needs a server to mount on, or a port to listen on.');
+  const receiver = socketMode
+    ? new SocketModeReceiver({
+      appToken: options.appToken!,
+      logger: boltLogger(logger),
+      // The Socket Mode client's own Web API client (apps.connections.open) goes where ours does.
+      installerOptions: { clientOptions: { ...(apiUrl ? { slackApiUrl: apiUrl } : {}), retryConfig: { retries: options.apiRetries ?? 2, factor: 2, minTimeout: 200, maxTimeout: 2000 }, timeout: API_TIMEOUT_MS } },
+    })
+    : new HTTPReceiver({
+      signingSecret: options.signingSecret!,
+      endpoints: EVENTS_PATH,
+      logger: boltLogger(logger),
+      // Answer first, work after: Slack wants the ack within 3 s.
+      processBeforeResponse: false,
+    });
   const app = new App({
     token: options.botToken,
     receiver,
@@ -124,11 +151,27 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     },
   });
 
+  // Its own client for the sender: rate-limited calls reject, so the sender waits them out.
+  const sender = createSlackSender(new webApi.WebClient(options.botToken, {
+    ...(apiUrl ? { slackApiUrl: apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: API_TIMEOUT_MS,
+    logger: boltLogger(logger),
+  }), logger, options.senderLimits);
   const dms = new Map<string, string>();
   const handlers = new Set<Promise<unknown>>();
   let running = false;
   let closed = false;
-  let server: Server | undefined;
+  let server: HttpServer | undefined;
+
+  /** /slack/events on the HTTP server: Bolt's own request listener (signature and timestamp
+   *  checks, ack, dispatch); it throws for what it does not handle there (a GET). */
+  function handleEventsRequest(req: Parameters<HTTPReceiver['requestListener']>[0], res: Parameters<HTTPReceiver['requestListener']>[1]): void {
+    try {
+      (receiver as HTTPReceiver).requestListener(req, res);
+    } catch {
+      res.statusCode = 405;
+      res.end();
+    }
+  }
 
   /** Renders a reply; its buttons are in the store before it resolves. `owner` may press them. */
   async function render(message: RichMessage, owner: string | undefined, note?: string): Promise<SlackMessagePayload> {
@@ -257,13 +300,22 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     }
   });
 
+  // The Home tab (home.ts): a fresh view of the user's portfolio and alerts each time it is opened.
+  const home = createSlackHome({ core, logger, command: slashCommand });
+  app.event('app_home_opened', async ({ event, body, client }) => {
+    const opened = homeOpenedOf(event as Body, body as Body);
+    if (opened && !closed) await home.opened(opened, client);
+  });
+
   /** A whole message to one conversation through the Web API: true when Slack took it. */
   async function post(channel: string, message: RichMessage, owner: string | undefined, what: Record<string, unknown>): Promise<boolean> {
     if (!running) return false;
     try {
       const payload = await render(message, owner);
-      await app.client.chat.postMessage({ channel, text: payload.text, blocks: payload.blocks as never, unfurl_links: false, unfurl_media: false });
-      return true;
+      const outcome = await sender.send(channel, { text: payload.text, blocks: payload.blocks });
+      if (outcome.status === 'sent') return true;
+      logger.warn({ ...what, status: outcome.status, reason: 'reason' in outcome ? outcome.reason : undefined }, 'slack delivery failed');
+      return false;
     } catch (error) {
       logger.warn({ ...what, ...errorSummary(error) }, 'slack delivery failed');
       return false;
@@ -275,10 +327,8 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     capabilities: { buttons: true, images: true, privateReplies: 'ephemeral', maxMessageLength: 3000 },
     app,
     url() {
-      const address = server?.address() as AddressInfo | null | undefined;
-      if (!address) throw new Error('the Slack receiver is not listening');
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${host}:${address.port}`;
+      if (!server?.address()) throw new Error(socketMode ? 'the Slack bot uses Socket Mode: no request URL' : 'the Slack receiver is not listening');
+      return server.url();
     },
     async start() {
       try {
@@ -289,24 +339,51 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
           ? `Slack refused the bot token (${code}): check SLACK_BOT_TOKEN (api.slack.com/apps → your app → OAuth & Permissions → Bot User OAuth Token).`
           : `Slack bot could not start: ${error instanceof Error ? error.message : String(error)}`);
       }
-      try {
-        server = (await receiver.start({ port: options.port, host: options.host })) as Server;
-      } catch (error) {
-        throw new Error(`Slack bot could not listen on ${options.host}:${options.port}: ${error instanceof Error ? error.message : String(error)}`);
+      if (socketMode) {
+        try {
+          await (receiver as SocketModeReceiver).start(); // apps.connections.open, then the WebSocket's hello
+        } catch (error) {
+          await (receiver as SocketModeReceiver).stop().catch(() => undefined);
+          const code = (error as { data?: { error?: string } } | null)?.data?.error;
+          throw new Error(code === 'invalid_auth' || code === 'not_authed' || code === 'not_allowed_token_type' || code === 'account_inactive'
+            ? `Slack refused the app-level token (${code}): check SLACK_APP_TOKEN (api.slack.com/apps → your app → Basic Information → App-Level Tokens, with connections:write).`
+            : `Slack bot could not open its Socket Mode connection: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        running = true;
+        logger.info({ command: slashCommand }, 'slack bot connected by Socket Mode');
+        return;
       }
+      const http = options.http ?? createHttpServer({ port: options.port!, host: options.host, logger });
+      try {
+        await http.mount(EVENTS_PATH, handleEventsRequest);
+      } catch (error) {
+        const where = options.http ? 'the HTTP server (HOST:PORT)' : `${options.host ?? '127.0.0.1'}:${options.port}`;
+        throw new Error(`Slack bot could not listen on ${where}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      server = http;
       running = true;
-      logger.info({ url: this.url(), command: slashCommand }, 'slack bot listening');
+      logger.info({ url: `${this.url()}${EVENTS_PATH}`, command: slashCommand }, 'slack bot listening');
     },
     async stop() {
       closed = true;
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([Promise.allSettled([...handlers]), new Promise((r) => (timer = setTimeout(r, STOP_DRAIN_MS)))]);
       clearTimeout(timer);
+      await sender.idle(STOP_DRAIN_MS); // queued deliveries go out first
+      sender.close();
       running = false;
-      if (server) {
-        server.closeAllConnections?.();
-        await receiver.stop().catch((error) => logger.warn({ ...errorSummary(error) }, 'slack receiver did not close cleanly'));
+      if (socketMode) {
+        // Bolt's receiver.stop() does not wait for the close: the client's disconnect() does.
+        let closeTimer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          (receiver as SocketModeReceiver).client.disconnect().catch((error: unknown) => logger.warn({ ...errorSummary(error) }, 'slack Socket Mode connection did not close cleanly')),
+          new Promise((r) => (closeTimer = setTimeout(r, STOP_DRAIN_MS))),
+        ]);
+        clearTimeout(closeTimer);
+      } else if (server) {
+        const http = server;
         server = undefined;
+        await http.unmount(EVENTS_PATH).catch((error) => logger.warn({ ...errorSummary(error) }, 'slack receiver did not close cleanly'));
       }
     },
     async deliverToUser(identity: LinkedIdentity, message: RichMessage) {

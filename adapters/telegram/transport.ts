@@ -1,13 +1,15 @@
 /**
  * How updates reach the bot: long polling (the default; restarted with backoff when it fails) or
  * a webhook served in plain HTTP (TLS ends in front of it) that refuses requests without
- * Telegram's secret token. Either way each update goes to telegraf, whose middleware hands it to
+ * Telegram's secret token, mounted at its URL's path on the process's shared HTTP server
+ * (adapters/shared/http-server.ts) or on one of its own. Either way each update goes to telegraf, whose middleware hands it to
  * the intake (updates.ts).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Telegraf } from 'telegraf';
 import type { Logger } from '../../core/ports';
+import { createHttpServer, type HttpServer } from '../shared/http-server';
 import { errorSummary } from './errors';
 import type { TelegramCall } from './sender';
 import { ALLOWED_UPDATES } from './updates';
@@ -17,7 +19,14 @@ export interface TelegramWebhookOptions {
   url: string;
   /** Sent back by Telegram in X-Telegram-Bot-Api-Secret-Token; requests without it are refused. */
   secret: string;
-  port: number;
+  /**
+   * A server shared with other adapters (one HTTP server on HOST:PORT for the process): the
+   * webhook is mounted on it at its path. Without one the bot serves the webhook on its own, on
+   * `port` and `host`.
+   */
+  server?: HttpServer;
+  /** Where the bot's own server listens (not used with `server`). */
+  port?: number;
   /**
    * The interface to listen on (plain HTTP; TLS ends at a load balancer or reverse proxy in front).
    * Default: loopback only, 127.0.0.1; `0.0.0.0` (or `::`) for every interface.
@@ -28,7 +37,7 @@ export interface TelegramWebhookOptions {
 export interface Transport {
   /** Starts polling, or serves the webhook and tells Telegram its URL. */
   start(): Promise<void>;
-  /** Stops polling (within 10 s) or closes the webhook server; updates in flight carry on. */
+  /** Stops polling (within 10 s) or unmounts the webhook (its own server closes); updates in flight carry on. */
   stop(): Promise<void>;
   /** Where the webhook server listens, once started in webhook mode. */
   address(): AddressInfo | undefined;
@@ -41,13 +50,16 @@ function checkWebhookSecret(webhook: TelegramWebhookOptions | undefined): void {
   if (webhook && !/^[A-Za-z0-9_-]{1,256}$/.test(webhook.secret)) {
     throw new Error('The Telegram webhook needs a secret token of 1-256 characters A-Z a-z 0-9 _ - (TELEGRAM_WEBHOOK_SECRET).');
   }
+  if (webhook && !webhook.server && webhook.port === undefined) {
+    throw new Error('The Telegram webhook needs a server to mount on, or a port to listen on.');
+  }
 }
 
 export function createTransport(options: { bot: Telegraf; call: TelegramCall; logger: Logger; webhook?: TelegramWebhookOptions }): Transport {
   const { bot, call, logger, webhook } = options;
   checkWebhookSecret(webhook);
   let stopping = false;
-  let server: Server | undefined;
+  let server: HttpServer | undefined;
   let pollingLoop: Promise<void> | undefined;
   let wakePoller: (() => void) | undefined;
 
@@ -55,6 +67,7 @@ export function createTransport(options: { bot: Telegraf; call: TelegramCall; lo
     const url = new URL(webhook.url);
     return `${url.pathname}${url.search}`;
   })() : '/';
+  const mountPath = webhookPath.split('?')[0]!;
   const webhookCallback = bot.webhookCallback(webhookPath, { secretToken: webhook?.secret });
 
   async function handleWebhookRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -74,15 +87,8 @@ export function createTransport(options: { bot: Telegraf; call: TelegramCall; lo
   }
 
   async function startWebhook(hook: TelegramWebhookOptions): Promise<void> {
-    const http = createServer((req, res) => void handleWebhookRequest(req, res));
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(hook.port, hook.host ?? '127.0.0.1', () => {
-        http.off('error', reject);
-        resolve();
-      });
-    });
-    http.on('error', (error) => logger.error({ ...errorSummary(error) }, 'telegram webhook server error'));
+    const http = hook.server ?? createHttpServer({ port: hook.port!, host: hook.host, logger });
+    await http.mount(mountPath, handleWebhookRequest);
     server = http;
     try {
       await call('setWebhook', { url: hook.url, secret_token: hook.secret, allowed_updates: ALLOWED_UPDATES, drop_pending_updates: false });
@@ -90,7 +96,7 @@ export function createTransport(options: { bot: Telegraf; call: TelegramCall; lo
       await closeServer();
       throw error;
     }
-    const { address, port } = http.address() as AddressInfo;
+    const { address, port } = http.address()!;
     logger.info({ path: webhookPath, host: address, port }, 'telegram bot receiving updates by webhook');
   }
 
@@ -133,11 +139,7 @@ export function createTransport(options: { bot: Telegraf; call: TelegramCall; lo
   async function closeServer(): Promise<void> {
     const http = server;
     server = undefined;
-    if (!http) return;
-    await new Promise<void>((resolve) => {
-      http.close(() => resolve());
-      http.closeAllConnections();
-    });
+    await http?.unmount(mountPath);
   }
 
   return {
@@ -159,7 +161,7 @@ export function createTransport(options: { bot: Telegraf; call: TelegramCall; lo
       }
       await closeServer();
     },
-    address: () => (server?.address() as AddressInfo | null) ?? undefined,
+    address: () => server?.address(),
     handleWebhookRequest,
   };
 }

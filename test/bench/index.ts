@@ -1,4 +1,5 @@
 /** Named benchmarks: each returns its figures as a flat object with dotted keys. */
+import { memory } from './memory.bench';
 import { telegramBroadcast } from './telegram-broadcast.bench';
 import { tradesDynamodb } from './trades-dynamodb.bench';
 import { tradesSqlite } from './trades-sqlite.bench';
@@ -9,4 +10,5 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   trades: tradesSqlite,
   'trades-dynamodb': tradesDynamodb,
   telegram: telegramBroadcast,
+  memory,
 };

@@ -24,6 +24,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventEmitter } from 'node:events';
+import { WebSocketServer, type WebSocket } from 'ws';
 
 export const STANDIN_BOT_TOKEN = 'xoxb-1000000001-2000000002-StandInBotTokenForTests';
 export const STANDIN_SIGNING_SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
@@ -973,4 +974,171 @@ export async function startSlackStandin(options: SlackStandinOptions = {}): Prom
       }),
   };
   return standin;
+}
+
+// ---- Socket Mode ------------------------------------------------------------------------------
+
+export const STANDIN_APP_TOKEN = 'xapp-1-A0STANDIN-3000000003-StandInAppTokenForTests';
+
+/** What the app sent back over the WebSocket for one envelope. */
+export interface SocketModeAck {
+  envelope_id: string;
+  payload?: Record<string, any>;
+}
+
+export interface SocketModeDelivery {
+  envelopeId: string;
+  invocation: Invocation;
+  /** Resolves with the app's ack (rejects after 3 s, as Slack would give up on it). */
+  ack: Promise<SocketModeAck>;
+}
+
+export interface SocketModeStandin {
+  /** The Web API for an app in Socket Mode (`slackApiUrl`): answers `apps.connections.open` (with
+   *  the app-level token) with a ws:// URL to this stand-in, and passes every other method to the
+   *  stand-in's Web API. */
+  apiUrl: string;
+  appToken: string;
+  /** WebSocket connections open now. */
+  connections(): number;
+  /** Every ack the app sent, in order. */
+  acks: SocketModeAck[];
+  /** Sends a slash command as a `slash_commands` envelope over the app's connection. */
+  slashCommand(user: string, channel: string, command: string, text?: string): Promise<SocketModeDelivery>;
+  /** The user presses `actionId` under `message`: an `interactive` (block_actions) envelope. */
+  blockAction(user: string, message: SlackMessage, actionId: string): Promise<SocketModeDelivery>;
+  close(): Promise<void>;
+}
+
+/**
+ * Socket Mode in front of a stand-in: `apps.connections.open` hands out a one-time ws:// URL; on
+ * connecting the app gets `hello`, then the envelopes the test sends, each of which it must ack
+ * with `{envelope_id}`. Answers still go through the invocation's response_url on the stand-in.
+ */
+export async function startSocketModeStandin(standin: SlackStandin, options: { appToken?: string } = {}): Promise<SocketModeStandin> {
+  const appToken = options.appToken ?? STANDIN_APP_TOKEN;
+  const tickets = new Set<string>();
+  const sockets = new Set<WebSocket>();
+  const acks: SocketModeAck[] = [];
+  const waiting = new Map<string, (ack: SocketModeAck) => void>();
+  let n = 0;
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      if (!url.pathname.startsWith('/api/')) return sendJson(res, 404, { ok: false, error: 'not_found' });
+      const method = decodeURIComponent(url.pathname.slice(5));
+      const raw = await readBody(req);
+      if (method !== 'apps.connections.open') {
+        // Everything else is the stand-in's Web API.
+        const forwarded = await fetch(`${standin.apiUrl}${method}${url.search}`, {
+          method: req.method, body: req.method === 'GET' ? undefined : raw,
+          headers: Object.fromEntries(['authorization', 'content-type'].filter((h) => req.headers[h]).map((h) => [h, String(req.headers[h])])),
+        });
+        const headers: Record<string, string> = {};
+        for (const h of ['content-type', 'retry-after']) if (forwarded.headers.get(h)) headers[h] = forwarded.headers.get(h)!;
+        res.writeHead(forwarded.status, headers);
+        return res.end(await forwarded.text());
+      }
+      const auth = req.headers.authorization;
+      const token = auth?.startsWith('Bearer ') ? auth.slice(7) : new URLSearchParams(raw).get('token') ?? undefined;
+      const call: ApiCall = { method, params: {}, token, contentType: req.headers['content-type'] ?? '', status: 200, ok: false, at: Date.now() };
+      standin.calls.push(call);
+      const error = !token ? 'not_authed' : token === appToken ? undefined : token.startsWith('xapp-') ? 'invalid_auth' : 'not_allowed_token_type';
+      if (error) {
+        call.error = error;
+        return sendJson(res, 200, { ok: false, error });
+      }
+      const ticket = `ticket-${++n}-${Math.random().toString(36).slice(2, 10)}`;
+      tickets.add(ticket);
+      call.ok = true;
+      sendJson(res, 200, { ok: true, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/link/?ticket=${ticket}&app_id=${standin.appId}` });
+    })().catch((e) => {
+      if (!res.headersSent) sendJson(res, 500, { ok: false, error: 'internal_error', detail: String(e) });
+    });
+  });
+  const wss = new WebSocketServer({ server, path: '/link/' });
+  wss.on('connection', (socket, req) => {
+    const ticket = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams.get('ticket') ?? '';
+    if (!tickets.delete(ticket)) return socket.close(1008, 'invalid ticket');
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('message', (data) => {
+      let ack: SocketModeAck;
+      try {
+        ack = JSON.parse(String(data));
+      } catch {
+        return;
+      }
+      acks.push(ack);
+      waiting.get(ack.envelope_id)?.(ack);
+      waiting.delete(ack.envelope_id);
+    });
+    socket.send(JSON.stringify({ type: 'hello', num_connections: sockets.size, debug_info: { host: 'applink-standin', build_number: 1, approximate_connection_time: 18060 }, connection_info: { app_id: standin.appId } }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+
+  function envelope(type: 'slash_commands' | 'interactive', payload: Record<string, any>, invocation: Invocation): SocketModeDelivery {
+    const socket = [...sockets][0];
+    if (!socket) throw new Error('slack stand-in: the app has no Socket Mode connection');
+    const envelopeId = `${++n}-sm-${Math.random().toString(36).slice(2, 10)}`;
+    const ack = new Promise<SocketModeAck>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiting.delete(envelopeId);
+        reject(new Error(`slack stand-in: envelope ${envelopeId} was not acked within 3 s`));
+      }, 3000);
+      waiting.set(envelopeId, (a) => {
+        clearTimeout(timer);
+        resolve(a);
+      });
+    });
+    socket.send(JSON.stringify({ envelope_id: envelopeId, payload, type, accepts_response_payload: type === 'slash_commands' }));
+    return { envelopeId, invocation, ack };
+  }
+
+  function newInvocation(kind: Invocation['kind'], uid: string, cid: string, extra: Partial<Invocation>): Invocation {
+    const rid = `${standin.teamId}/sm${String(++n).padStart(10, '0')}/x${Math.random().toString(36).slice(2, 10)}`;
+    const inv: Invocation = { id: rid, kind, user: uid, channel: cid, responseUrl: `${standin.url}/response/${rid}`, triggerId: `${Date.now()}.${++n}.sm${n}`, responses: [], ...extra };
+    standin.invocations.set(rid, inv);
+    return inv;
+  }
+
+  return {
+    apiUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/`,
+    appToken,
+    connections: () => sockets.size,
+    acks,
+    async slashCommand(uid, cid, command, text = '') {
+      const cmd = command.startsWith('/') ? command : `/${command}`;
+      const inv = newInvocation('slash_command', uid, cid, { command: cmd, text });
+      return envelope('slash_commands', {
+        token: 'standinVerificationToken', team_id: standin.teamId, team_domain: 'cryptopulse-test', channel_id: cid, channel_name: cid.toLowerCase(),
+        user_id: uid, user_name: uid.toLowerCase(), command: cmd, text, api_app_id: standin.appId, is_enterprise_install: 'false',
+        response_url: inv.responseUrl, trigger_id: inv.triggerId,
+      }, inv);
+    },
+    async blockAction(uid, message, actionId) {
+      const current = standin.message(message.channel, message.ts) ?? message;
+      const button = buttons(current).find((b) => b.actionId === actionId);
+      if (!button) throw new Error(`slack stand-in: no button ${actionId} under message ${message.ts}`);
+      const inv = newInvocation('block_actions', uid, current.channel, { actionId, messageTs: current.ts });
+      const ephemeral = !!current.ephemeralTo;
+      return envelope('interactive', {
+        type: 'block_actions', user: { id: uid, username: uid.toLowerCase(), name: uid.toLowerCase(), team_id: standin.teamId }, api_app_id: standin.appId,
+        token: 'standinVerificationToken', container: { type: 'message', message_ts: current.ts, channel_id: current.channel, is_ephemeral: ephemeral },
+        trigger_id: inv.triggerId, team: { id: standin.teamId, domain: 'cryptopulse-test' }, is_enterprise_install: false,
+        channel: { id: current.channel, name: current.channel.toLowerCase() },
+        ...(ephemeral ? {} : { message: { type: 'message', bot_id: standin.botId, user: current.user, text: current.text, ts: current.ts, blocks: current.blocks } }),
+        state: { values: {} }, response_url: inv.responseUrl,
+        actions: [{ action_id: button.actionId, block_id: button.blockId ?? 'standin', text: { type: 'plain_text', text: button.text, emoji: true }, ...(button.value !== undefined ? { value: button.value } : {}), type: 'button', action_ts: `${Math.floor(Date.now() / 1000)}.${String(++n).padStart(6, '0')}` }],
+      }, inv);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.terminate();
+        wss.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
