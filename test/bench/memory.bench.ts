@@ -50,14 +50,21 @@ interface Run {
   seconds: number;
 }
 
+/** `node --max-semi-space-size=1 dist/src/main.js`: a 1 MB young generation keeps the heap small
+ *  (about 15 MB less resident memory than V8's default here) at no measurable cost in this burst. */
+const PRODUCTION_START: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts['start:prod'];
+
 export async function memory(): Promise<Record<string, number>> {
   if (!existsSync(join(ROOT, 'dist/src/main.js'))) {
     console.log('dist/ is missing: npm run build');
     const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
     if (built.status !== 0) throw new Error('npm run build failed');
   }
-  const compiled = await measure('compiled', ['dist/src/main.js']);
-  const tsx = await measure('tsx', ['--import', 'tsx', 'src/main.ts']);
+  // Exactly the production start command (package.json's start:prod), and the same with tsx.
+  const nodeArgs = PRODUCTION_START.split(/\s+/).slice(1);
+  const flags = nodeArgs.filter((a) => a.startsWith('--'));
+  const compiled = await measure('compiled', nodeArgs);
+  const tsx = await measure('tsx', [...flags, '--import', 'tsx', 'src/main.ts']);
   const sent = USERS * COMMANDS_PER_USER;
   console.log(`rss ${compiled.rssMb} MB compiled (target <= ${TARGET_MB} MB: ${compiled.rssMb <= TARGET_MB ? 'met' : 'NOT met'}), ${tsx.rssMb} MB with tsx`);
   return {
