@@ -345,3 +345,22 @@ describe('Slack bot', () => {
     expect(adapters.map((a) => a.platform)).toEqual(['slack']);
   });
 });
+
+describe('Slack bot on Enterprise Grid', () => {
+  it('keys a person by workspace and user id from Grid payloads, for commands and button presses alike', async () => {
+    await standin.close();
+    standin = await startSlackStandin({ enterpriseId: 'E0GRID', teamId: 'T0GRIDWS' });
+    standin.user(ANN, 'ann');
+    standin.channel(GENERAL, 'general');
+    await slack.stop();
+    slack = await makeBot();
+    await signup(ANN, 'ann');
+    expect((await core.store.findIdentity(`slack:T0GRIDWS:${ANN}`))?.username).toBe('ann');
+    // A press from the same person on a Grid message is theirs: the confirm goes through.
+    const { invocation } = await pulse(ANN, 'buy btc $2000');
+    const prompt = messageOf(invocation);
+    const press = await standin.blockAction(ANN, prompt, actionIdOf(prompt, 'Confirm'));
+    expect(textOf(await answerOf(press.invocation))).toMatch(/Bought/);
+    expect(await transactions('ann')).toHaveLength(1);
+  });
+});
