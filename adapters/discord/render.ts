@@ -34,6 +34,7 @@ import {
   type APIEmbedField,
 } from 'discord.js';
 import { renderTable, type Button, type Field, type RichMessage, type Table, type Tone } from '../../core/messages';
+import { ELLIPSIS, fitUnits, prefix, wellFormed } from '../shared/text-fit';
 
 export const EMBED_LIMITS = {
   title: 256, description: 4096, fields: 25, fieldName: 256, fieldValue: 1024, footer: 2048, total: 6000, embeds: 10,
@@ -64,14 +65,8 @@ export interface DiscordMessagePayload {
 
 /** Shown for a field with an empty label or value (Discord refuses empty ones). */
 const BLANK = '\u200b';
-const ELLIPSIS = '…';
 
 // ---- text ---------------------------------------------------------------------------------------
-
-/** Lone surrogates cannot be encoded: replace them. */
-function wellFormed(text: string): string {
-  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-}
 
 const ALWAYS = new Set(['\\', '*', '_', '~', '`', '|', '<', '>', '[', ']']);
 const LINE_START = new Set(['#', '-', '+']);
@@ -113,28 +108,6 @@ function escapedUnits(text: string): string[] {
 /** Escaped markdown for plain text. */
 export function escapeMarkdown(text: string): string {
   return escapedUnits(text).join('');
-}
-
-/** The longest whole-unit prefix that fits `max` (UTF-16 units), with an ellipsis when cut. */
-function fitUnits(units: string[], max: number): string {
-  const whole = units.join('');
-  if (whole.length <= max) return whole;
-  if (max < ELLIPSIS.length) return '';
-  let size = 0;
-  let end = 0;
-  while (end < units.length && size + units[end]!.length <= max - ELLIPSIS.length) size += units[end++]!.length;
-  return units.slice(0, end).join('').trimEnd() + ELLIPSIS;
-}
-
-/** The first `count` code points of a text (a long text is never split whole). */
-function prefix(text: string, count: number): string {
-  let out = '';
-  let n = 0;
-  for (const point of text) {
-    if (n++ >= count) break;
-    out += point;
-  }
-  return out;
 }
 
 /** Plain text escaped and cut to `max`. Only as much of the text as can show is escaped: the

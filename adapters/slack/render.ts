@@ -18,6 +18,7 @@
  * escaping, and text is cut between code points, never inside an entity.
  */
 import { renderPlainText, renderTable, type Button, type RichMessage, type Table } from '../../core/messages';
+import { ELLIPSIS, fitUnits, prefix, wellFormed } from '../shared/text-fit';
 
 export const SLACK_LIMITS = {
   blocks: 50, header: 150, sectionText: 3000, fields: 10, fieldText: 2000, context: 2000, actions: 25,
@@ -49,13 +50,8 @@ export interface SlackMessagePayload {
   blocks: SlackBlock[];
 }
 
-const ELLIPSIS = '…';
 
 // ---- text ---------------------------------------------------------------------------------------
-
-function wellFormed(text: string): string {
-  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-}
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
 
@@ -67,27 +63,6 @@ function escapedUnits(text: string): string[] {
 /** Plain text as mrkdwn that shows exactly it, with no mention, link or entity of its own. */
 export function escapeMrkdwn(text: string): string {
   return escapedUnits(text).join('');
-}
-
-/** The longest whole-unit prefix that fits `max` (UTF-16 units), with an ellipsis when cut. */
-function fitUnits(units: string[], max: number): string {
-  const whole = units.join('');
-  if (whole.length <= max) return whole;
-  if (max < ELLIPSIS.length) return '';
-  let size = 0;
-  let end = 0;
-  while (end < units.length && size + units[end]!.length <= max - ELLIPSIS.length) size += units[end++]!.length;
-  return units.slice(0, end).join('').trimEnd() + ELLIPSIS;
-}
-
-function prefix(text: string, count: number): string {
-  let out = '';
-  let n = 0;
-  for (const point of text) {
-    if (n++ >= count) break;
-    out += point;
-  }
-  return out;
 }
 
 const fitEscaped = (text: string, max: number) => fitUnits(escapedUnits(prefix(text, max + 1)), max);
