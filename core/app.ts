@@ -35,4 +35,8 @@ export const DEFAULT_CORE_CONFIG: CoreConfig = {
   confirmTradesAbove: '1000',
   maxCommandAgeMs: 5 * 60_000,
   priceRefreshMs: 30_000,
+  alertRearmPercent: '0.5',
+  alertsPerMinute: 10,
+  broadcastCooldownMs: 30 * 60_000,
+  maxBroadcastsPerChat: 10,
 };

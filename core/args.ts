@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { FIAT_CODES } from './currencies';
 import { CASH_DECIMALS, Dec, QUANTITY_DECIMALS, decimalPlaces } from './money';
 import { ROLES } from './domain';
+import { canonicalTimeZone } from './format';
 
 export interface ArgSpec<T = unknown> {
   description: string;
@@ -123,7 +124,41 @@ export const args = {
 
   text: (description: string, pattern: RegExp, message: string) =>
     spec('string', description, z.string().regex(pattern, message)),
+
+  /** Words whose meaning depends on other arguments (an alert's "1h up repeat 30m for 7d"): the
+   *  command reads them, so that each mistake gets its own message. */
+  words: (description: string) =>
+    optional(spec<string[]>('string', description, z.array(z.string().max(32, 'One of those words is too long.')).max(8, 'Too many words: at most 8 options.'), { rest: true })),
+
+  /** A value read by the command by what goes with it (a price for above/below, a percent for a
+   *  move). Text, so that a platform with typed options never rounds it. */
+  value: (description: string) =>
+    spec('string', description, z.string().min(1).max(32, 'That value is too long.')),
+
+  timeZone: () =>
+    spec('string', 'IANA time zone, e.g. Europe/Athens, America/New_York or UTC', z.string().transform((raw, ctx) => {
+      const zone = canonicalTimeZone(raw.trim());
+      if (!zone) {
+        ctx.addIssue({ code: 'custom', message: `“${raw.slice(0, 40)}” is not a time zone I know: use an IANA name like Europe/Athens, America/New_York or Asia/Tokyo, or UTC.` });
+        return z.NEVER;
+      }
+      return zone;
+    })),
+
+  hour: (description = 'hour of the day, 0-23') =>
+    spec<number>('number', description, z.string().regex(/^\d{1,2}$/, 'The hour is a whole number from 0 to 23, like 8 or 18.').transform(Number).refine((n) => n <= 23, 'The hour is a whole number from 0 to 23, like 8 or 18.')),
 };
+
+const DURATION_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "30m", "1h", "12h", "7d" (also "90min", "2 h" is two words and is not): milliseconds, or
+ *  undefined when it is not a duration. */
+export function parseDuration(raw: string): number | undefined {
+  const match = /^(\d{1,4})(m|min|h|d)$/i.exec(raw.trim());
+  if (!match) return undefined;
+  const unit = match[2]!.toLowerCase() === 'min' ? 'm' : match[2]!.toLowerCase();
+  return Number(match[1]) * DURATION_UNITS[unit]!;
+}
 
 export function optional<T>(arg: ArgSpec<T>): ArgSpec<T | undefined> {
   return { ...arg, optional: true } as ArgSpec<T | undefined>;

@@ -12,6 +12,7 @@
  */
 import type { LinkedIdentity, Platform } from './domain';
 import type { RichMessage } from './messages';
+import type { Delivery } from './ports';
 
 /** What a platform can show, so callers (and the core, later) can choose what to send. */
 export interface ChatCapabilities {
@@ -39,14 +40,15 @@ export interface ChatAdapter {
   stop(): Promise<void>;
   /**
    * Sends a message to a person outside any conversation (a fired alert), in their direct chat
-   * with the bot, opening it first where the platform needs that. True when the platform took
-   * the whole message; false otherwise, including an identity of another platform. Never throws.
+   * with the bot, opening it first where the platform needs that. 'sent' when the platform took
+   * the whole message; 'gone' when the platform says the bot can no longer write there (blocked,
+   * the user left every shared server); 'failed' otherwise, including an identity of another
+   * platform. Never throws.
    */
-  deliverToUser(identity: LinkedIdentity, message: RichMessage): Promise<boolean>;
-  /** Sends a message into a conversation by its platform-prefixed chat id (`telegram:-100123`).
-   *  True when the platform took the whole message; false otherwise, including a chat id of
-   *  another platform. Never throws. */
-  deliverToChat(chatId: string, message: RichMessage): Promise<boolean>;
+  deliverToUser(identity: LinkedIdentity, message: RichMessage): Promise<Delivery>;
+  /** Sends a message into a conversation by its posting address (`telegram:-100123`, a forum
+   *  topic `telegram:-100123/7`: see postingAddress), with the same outcomes. Never throws. */
+  deliverToChat(chatAddress: string, message: RichMessage): Promise<Delivery>;
 }
 
 /** The platform's own part of a prefixed address (`telegram:-100123` → `-100123`, an identity key

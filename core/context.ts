@@ -20,6 +20,15 @@ export interface CoreConfig {
   maxCommandAgeMs: number;
   /** How often live prices are fetched (one request for every tracked coin). */
   priceRefreshMs: number;
+  /** A repeating alert re-arms only once the price has moved back past its threshold by this
+   *  percent (as well as after its cool-down): a price hovering at the line does not flood. */
+  alertRearmPercent: string;
+  /** At most this many pushed alert messages per user or group per minute; the rest are summed
+   *  up in one message. */
+  alertsPerMinute: number;
+  /** A broadcast rule fires at most once per this. */
+  broadcastCooldownMs: number;
+  maxBroadcastsPerChat: number;
 }
 
 export interface Services {
@@ -43,6 +52,22 @@ export interface ChatRef {
   type: ChatType;
   /** Platform-prefixed conversation id, e.g. `telegram:-100123`. */
   id: string;
+  /** The forum topic (Telegram message_thread_id) or thread the command came from, where
+   *  replies and pushes should go. */
+  topic?: string;
+}
+
+/** Where pushes into this chat go: its id, or `<id>/<topic>` for a forum topic. Adapters' deliverToChat
+ *  take this form. */
+export function postingAddress(chat: ChatRef): string {
+  return chat.topic ? `${chat.id}/${chat.topic}` : chat.id;
+}
+
+/** The whole chat of a posting address (a topic's group): the bot removed from the group can
+ *  post in none of its topics. */
+export function chatOfPostingAddress(address: string): string {
+  const slash = address.indexOf('/');
+  return slash < 0 ? address : address.slice(0, slash);
 }
 
 export interface CommandContext {
@@ -58,4 +83,8 @@ export interface CommandContext {
   canConfirm: boolean;
   /** The user pressed Confirm on this command. */
   confirmed: boolean;
+  /** Whether the caller administers this group or channel, as the platform says (Telegram chat
+   *  administrators, Discord Manage Server or Manage Channels, Slack workspace admins); false in
+   *  private chats and where the platform cannot tell. */
+  isChatAdmin(): Promise<boolean>;
 }

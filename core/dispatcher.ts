@@ -34,6 +34,9 @@ interface IncomingBase {
   canConfirm?: boolean;
   /** This is the user pressing a 'confirm' button. */
   confirmed?: boolean;
+  /** Asks the platform whether the caller administers this group or channel (see
+   *  CommandContext.isChatAdmin); absent: they do not, as far as the adapter can tell. */
+  isChatAdmin?: () => Promise<boolean>;
 }
 
 export type IncomingCommand = IncomingBase & (
@@ -91,7 +94,10 @@ export class Dispatcher {
       services: this.services, identity: input.identity, identityKey: key, account, caller, chat: input.chat,
       idempotencyKey: `${input.chat.id}:${input.messageId}`,
       canConfirm: input.canConfirm ?? false, confirmed: input.confirmed ?? false,
+      isChatAdmin: async () => input.chat.type === 'group' && input.isChatAdmin !== undefined && (await input.isChatAdmin()),
     };
+    // They wrote from a direct chat the bot had marked blocked: it is open again.
+    if (linked?.unreachableSince !== undefined && input.chat.type === 'private') await store.clearUnreachable(key);
 
     const command = request.found;
     if (!command) {
@@ -114,7 +120,7 @@ export class Dispatcher {
       await this.record(ctx, detail, 'error');
       return result(errorMessage(parsed.error, usageOf(command)));
     }
-    const late = command.changes && this.lateness(input);
+    const late = command.changes && this.lateness(input, ctx.account?.timezone);
     if (late) {
       await this.record(ctx, detail, 'error');
       return result(errorMessage(late));
@@ -180,11 +186,11 @@ export class Dispatcher {
   }
 
   /** Why a command that changes something is too old to run, or undefined when it is fresh. */
-  private lateness(input: IncomingCommand): string | undefined {
+  private lateness(input: IncomingCommand, timeZone?: string): string | undefined {
     if (input.sentAt === undefined) return undefined;
     const age = this.services.clock.now() - input.sentAt;
     if (age <= this.services.config.maxCommandAgeMs) return undefined;
-    return `You sent this at ${formatTime(input.sentAt)}, too long ago for me to act on it now: nothing was changed. Send it again if you still want it.`;
+    return `You sent this at ${formatTime(input.sentAt, timeZone)}, too long ago for me to act on it now: nothing was changed. Send it again if you still want it.`;
   }
 
   /** Bookkeeping never fails a command: by now the command may have committed. */

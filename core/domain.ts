@@ -3,6 +3,7 @@
  * them back exactly as written.
  */
 import type { FiatCode } from './currencies';
+import type { RichMessage } from './messages';
 
 export const ROLES = ['user', 'admin', 'analyst', 'moderator'] as const;
 export type Role = (typeof ROLES)[number];
@@ -22,7 +23,19 @@ export interface Account {
   currency: FiatCode;
   /** Whether trade confirmations and alerts also go out by email. */
   emailNotifications: boolean;
+  /** Where fired alerts go: every linked direct chat ('dm', the default), one chat the user
+   *  chose with /settings alerts here ('here', see alertChat), or no chat ('off'; email still
+   *  follows emailNotifications). */
+  alertDelivery?: AlertDelivery;
+  /** The chat address for alertDelivery 'here' (a group, or a topic: see postingAddress). */
+  alertChat?: string;
+  /** IANA time zone every time shown to the user is in; UTC when absent. */
+  timezone?: string;
+  /** The local hour (0-23) of the daily digest; absent or null: no digest. */
+  digestHour?: number | null;
 }
+
+export type AlertDelivery = 'dm' | 'here' | 'off';
 
 /** A chat user: (platform, workspace or server where it matters, platform user id). */
 export interface IdentityRef {
@@ -37,6 +50,9 @@ export interface LinkedIdentity {
   platform: Platform;
   username: string;
   linkedAt: number;
+  /** Set when a push to the user's direct chat found the bot blocked (Store.markUnreachable);
+   *  cleared when they next send a command from it. Pushes skip it meanwhile. */
+  unreachableSince?: number;
 }
 
 /** `telegram:42`, `slack:T1:U9`: one string the stores can key on without knowing the platform. */
@@ -83,17 +99,103 @@ export interface Transaction {
   platform: Platform;
 }
 
-export type AlertCondition = 'above' | 'below';
+export type AlertCondition = 'above' | 'below' | 'move';
+export type MoveDirection = 'up' | 'down' | 'either';
+/**
+ * Where an alert is in its life:
+ *   armed   - waiting for its condition;
+ *   cooling - a repeating alert that fired: it re-arms once its cool-down has passed and the
+ *             price has moved back past its threshold by the re-arm margin (core/alerts);
+ *   fired   - a one-shot alert that fired;
+ *   expired - its `expiresAt` came first;
+ *   removed - its owner removed it (kept a while so that other instances see it go).
+ * Armed and cooling alerts are "live": they count against the owner's limit.
+ */
+export const ALERT_STATES = ['armed', 'cooling', 'fired', 'expired', 'removed'] as const;
+export type AlertState = (typeof ALERT_STATES)[number];
+export const isLiveAlert = (state: AlertState): boolean => state === 'armed' || state === 'cooling';
 
+/**
+ * A price alert of a user, or a broadcast rule of a group or channel: the same record, matched
+ * the same way. A rule's owner is `#chat:<chat address>` (see broadcastOwner), which can never be
+ * a username (usernames are [a-z0-9_]).
+ */
 export interface PriceAlert {
   alertId: string;
+  /** A username, or `#chat:<chat address>` for a broadcast rule. */
   username: string;
   coinId: string;
   condition: AlertCondition;
-  targetPrice: string;
-  active: boolean;
+  /** above/below: the threshold, in the base currency (a decimal string). Absent for move. */
+  targetPrice?: string;
+  /** move: how far (percent, a decimal string such as "5"), over what window, which way. */
+  movePercent?: string;
+  moveWindowMs?: number;
+  moveDirection?: MoveDirection;
+  /** Repeating alerts: the least time between two firings. Absent: the alert fires once. */
+  repeatMs?: number;
+  /** After this (ms since epoch) the alert no longer fires and becomes expired. */
+  expiresAt?: number;
+  state: AlertState;
   createdAt: number;
+  /** The latest firing. */
   firedAt?: number;
+  fireCount: number;
+  /** 1 when created, bumped by every change; state changes are conditioned on it. */
+  version: number;
+  /** When it last changed (the writer's clock). */
+  updatedAt: number;
+}
+
+/** The owner of a chat's broadcast rules: `#chat:telegram:-100123`. */
+export const broadcastOwner = (chatAddress: string): string => `#chat:${chatAddress}`;
+/** The chat address of a broadcast rule's owner, or undefined for a user's alert. */
+export const chatOfOwner = (owner: string): string | undefined => (owner.startsWith('#chat:') ? owner.slice('#chat:'.length) : undefined);
+
+/**
+ * One message pushed outside any conversation (a fired alert, a broadcast, a trade confirmation
+ * email, the daily digest, a notice), to one destination. Every push goes through the outbox in
+ * the store: written in the same atomic step as what caused it, then delivered by a worker that
+ * retries with backoff (core/notifications), so a crash between the two loses nothing.
+ */
+export interface OutboxMessage {
+  /** Deterministic (`alert:<id>:<fire count>:<destination>`), so queuing it twice keeps one. */
+  id: string;
+  /** `user:<identity key>` (their direct chat), `chat:<chat address>` (a group, channel or
+   *  topic, see postingAddress) or `email:<username>`. */
+  destination: string;
+  /** Whose it is, when it is a user's: for the per-minute cap and to tell them when a chat is
+   *  unreachable. Absent for group broadcasts. */
+  username?: string;
+  kind: 'alert' | 'broadcast' | 'trade' | 'digest' | 'notice';
+  /** For user: and chat: destinations. JSON-serialisable. */
+  message?: RichMessage;
+  /** For email: destinations. */
+  email?: { subject: string; body: string };
+  createdAt: number;
+  /** Not delivered before this (retries back off by moving it). */
+  dueAt: number;
+  attempts: number;
+  status: OutboxStatus;
+  /** A worker holds it until then (Store.leaseOutbox). */
+  leaseUntil?: number;
+  /** The last failure's reason; for 'failed', why it was given up. */
+  error?: string;
+  /** When it was delivered or given up. */
+  settledAt?: number;
+}
+
+export type OutboxStatus = 'pending' | 'delivered' | 'failed';
+
+/** What the bot knows about a group chat (or direct chat) it pushes to. */
+export interface ChatState {
+  /** The chat address (`telegram:-100123`) or identity key (`telegram:42`). */
+  address: string;
+  /** The bot could not write there (removed, blocked, channel gone): pushes skip it until cleared. */
+  unreachableSince?: number;
+  unreachableReason?: string;
+  /** The group's broadcasts are paused (/broadcast pause). */
+  broadcastsPaused?: boolean;
 }
 
 export interface Coin {

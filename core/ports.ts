@@ -5,8 +5,10 @@
 import type {
   Account,
   ActivityEntry,
+  ChatState,
   Coin,
   LinkedIdentity,
+  OutboxMessage,
   Portfolio,
   PriceAlert,
   Quote,
@@ -28,7 +30,8 @@ export interface PageRequest {
 
 /** What a trade plan decided, given the portfolio as it is inside the store's atomic section. */
 export type TradePlan =
-  | { ok: true; portfolio: Portfolio; transaction: Transaction }
+  /** `messages` (a confirmation email) are queued in the outbox in the same atomic step. */
+  | { ok: true; portfolio: Portfolio; transaction: Transaction; messages?: OutboxMessage[] }
   | { ok: false; reason: string };
 
 export type TradeOutcome =
@@ -65,7 +68,37 @@ export interface StoredButtons extends ButtonSet {
   used: boolean;
 }
 
-export type AccountPatch = Partial<Pick<Account, 'email' | 'role' | 'currency' | 'emailNotifications' | 'passwordHash'>>;
+export type AccountPatch = Partial<Pick<Account,
+  'email' | 'role' | 'currency' | 'emailNotifications' | 'passwordHash' | 'alertDelivery' | 'alertChat' | 'timezone' | 'digestHour'>>;
+
+/** One alert the matcher found crossed, to claim (Store.fireAlerts). */
+export interface AlertFiring {
+  username: string;
+  alertId: string;
+  /** The version the matcher saw: the claim holds only if the alert is still at it and live. */
+  version: number;
+  /** 'fired' for a one-shot alert, 'cooling' for a repeating one. */
+  state: 'fired' | 'cooling';
+  at: number;
+  /** Queued in the same atomic step as the claim. */
+  messages: OutboxMessage[];
+}
+
+/** How one delivery attempt of an outbox message ended (Store.settleOutbox). */
+export type OutboxSettlement =
+  | { status: 'delivered'; at: number }
+  /** Try again at dueAt; attempts is bumped and the lease released. */
+  | { status: 'retry'; dueAt: number; error: string }
+  /** Given up: recorded with its reason. */
+  | { status: 'failed'; at: number; error: string };
+
+export interface AlertChanges {
+  /** Alerts created or changed since the cursor, in any state (removed ones too). An alert may
+   *  appear more than once or again in a later call: keep the highest version. */
+  alerts: PriceAlert[];
+  /** Pass to the next call. */
+  cursor: string;
+}
 
 export interface Store {
   /** Creates the account and its empty portfolio (and links `identityKey` when given) atomically.
@@ -105,15 +138,53 @@ export interface Store {
   /** Every account's transactions, newest first. */
   listAllTransactions(page: PageRequest): Promise<Page<Transaction>>;
 
-  /** Inserts the alert unless the user already has `limit` active alerts. */
+  /** Inserts the alert (state armed, version 1) unless its owner already has `limit` live
+   *  alerts; a chat's broadcast rules count separately from any user's alerts. */
   createAlert(alert: PriceAlert, limit: number): Promise<'created' | 'limit'>;
-  /** Active alerts of a user, oldest first. */
+  /** One owner's alerts that are not removed, oldest first. */
   listAlerts(username: string): Promise<PriceAlert[]>;
+  getAlert(username: string, alertId: string): Promise<PriceAlert | null>;
+  /** Marks a live or finished alert removed (it stops counting against the limit at once); false
+   *  when there is none or it was already removed. */
   deleteAlert(username: string, alertId: string): Promise<boolean>;
-  /** Active alerts on one coin, for the alert engine (no full scan). */
-  listActiveAlertsByCoin(coinId: string): Promise<PriceAlert[]>;
-  /** Marks an active alert fired; true for exactly one caller when several race. */
-  markAlertFired(username: string, alertId: string, at: number): Promise<boolean>;
+  /** Every live (armed or cooling) alert, a page at a time: the matcher builds its index from
+   *  these at start. Take alertChangeCursor() first, so that nothing written during the build
+   *  is missed. */
+  listLiveAlerts(page: PageRequest): Promise<Page<PriceAlert>>;
+  /** The change feed's position now. */
+  alertChangeCursor(): Promise<string>;
+  /** What changed since `cursor` (see AlertChanges): on DynamoDB one query however many alerts
+   *  exist, so that an instance keeps its index in step with the others. */
+  listAlertChanges(cursor: string): Promise<AlertChanges>;
+  /** Claims the firings and queues their messages: for each, if the alert is still live and at
+   *  `version`, it moves to `state` (firedAt = at, fireCount + 1, version + 1) and its messages
+   *  are written, atomically per firing. Returns the ids this call claimed: when several
+   *  instances race, each alert is claimed by exactly one of them. */
+  fireAlerts(firings: AlertFiring[]): Promise<Set<string>>;
+  /** Moves a live alert at `version` to armed (re-armed after its cool-down) or expired (version
+   *  + 1); false when it is not at that version or not live. */
+  setAlertState(username: string, alertId: string, version: number, state: 'armed' | 'expired', at: number): Promise<boolean>;
+  /** Deletes fired, expired and removed alerts last changed before `before`. */
+  pruneAlerts(before: number): Promise<number>;
+
+  /** Queues messages; a message whose id is already queued is left as it is. */
+  enqueueMessages(messages: OutboxMessage[]): Promise<void>;
+  /** Up to `limit` pending messages due at `now` that nobody holds, oldest due first, each now
+   *  held until now + leaseMs: no other caller (another instance) gets them until the lease ends,
+   *  so a worker that dies holding them only delays them. */
+  leaseOutbox(now: number, limit: number, leaseMs: number): Promise<OutboxMessage[]>;
+  settleOutbox(id: string, outcome: OutboxSettlement): Promise<void>;
+  getOutboxMessage(id: string): Promise<OutboxMessage | null>;
+  /** Deletes delivered and failed messages settled before `before`. */
+  pruneOutbox(before: number): Promise<number>;
+
+  /** The states of these addresses (chat addresses or identity keys) that have one. */
+  getChatStates(addresses: string[]): Promise<Map<string, ChatState>>;
+  /** The bot cannot write there. For an identity key the linked identity also shows it
+   *  (LinkedIdentity.unreachableSince), so that the dispatcher can clear it without a read. */
+  markUnreachable(address: string, reason: string, at: number): Promise<void>;
+  clearUnreachable(address: string): Promise<void>;
+  setBroadcastsPaused(chatAddress: string, paused: boolean): Promise<void>;
 
   listCoins(): Promise<Coin[]>;
   addCoin(coin: Coin): Promise<void>;
@@ -154,6 +225,9 @@ export interface Store {
   /** Newest first. */
   listActivity(username: string, page: PageRequest): Promise<Page<ActivityEntry>>;
   pruneActivity(before: number): Promise<number>;
+  /** Deletes link codes, buttons, once-only claims and attempt windows that expired before `now`
+   *  (a store whose database expires them itself, as DynamoDB's TTL does, may return 0). */
+  pruneExpired(now: number): Promise<number>;
 
   stats(): Promise<SystemStats>;
   close(): Promise<void>;
@@ -173,6 +247,9 @@ export interface PriceFeed {
   fiatRates(): FiatRates;
   /** The coins the shared poller fetches. */
   track(coinIds: string[]): void;
+  /** Fetches every tracked coin's price now (the price job calls it on its schedule; the alert
+   *  matcher runs after it). Never rejects: a failed fetch keeps the last quotes. */
+  refresh(): Promise<void>;
   /** Looks a coin id up in the upstream coin list (for admins adding coins). */
   lookupCoin(coinId: string): Promise<Coin | null>;
 }
@@ -183,17 +260,29 @@ export interface Notifier {
   /** Starts email for an account (the provider may first ask the recipient to confirm). */
   subscribe(username: string, email: string): Promise<void>;
   unsubscribe(username: string): Promise<void>;
-  /** Fire and forget: never throws, never delays a trade. */
-  send(username: string, message: { subject: string; body: string }): void;
+  /** Sends one email now, for the outbox worker: 'sent' when the provider took it, 'skipped'
+   *  when there is nothing to send to (email off, no subscription), 'failed' (worth retrying)
+   *  otherwise. Never throws. */
+  deliver(username: string, message: { subject: string; body: string }): Promise<{ status: 'sent' | 'skipped' | 'failed'; reason?: string }>;
 }
 
-/** Pushes a message to a user's chat outside any conversation (a fired alert). The composition
- *  root implements it over the running chat adapters (core/chat-adapter.ts), by the identity's
- *  platform. */
+/** How a push to one chat ended (ChatAdapter.deliverToUser / deliverToChat). */
+export type Delivery =
+  | { status: 'sent' }
+  /** The bot cannot write there and should stop trying: blocked by the user, removed from the
+   *  group, the channel deleted. */
+  | { status: 'gone'; reason: string }
+  /** Not delivered this time (rate limits outlasted, server errors, no adapter of the platform
+   *  running here): worth retrying later. */
+  | { status: 'failed'; reason: string };
+
+/** Pushes a message outside any conversation. The composition root implements it over the
+ *  running chat adapters (core/chat-adapter.ts), by the address's platform. Never throws. */
 export interface ChatDelivery {
-  /** True when the message was handed to the platform; false when it was not, or no adapter of
-   *  the identity's platform is running. Never throws. */
-  deliver(identity: LinkedIdentity, message: RichMessage): Promise<boolean>;
+  /** To a person's direct chat with the bot. */
+  deliver(identity: LinkedIdentity, message: RichMessage): Promise<Delivery>;
+  /** Into a group, channel or topic by its address (see postingAddress). */
+  deliverToChat(chatAddress: string, message: RichMessage): Promise<Delivery>;
 }
 
 export interface PasswordHasher {

@@ -8,7 +8,7 @@
  * a holding releases the same share of its basis, and the difference is realized profit or loss.
  */
 import type { BuyOrder, SellOrder } from './args';
-import type { Holding, Platform, Portfolio, Transaction } from './domain';
+import type { Holding, OutboxMessage, Platform, Portfolio, Transaction } from './domain';
 import type { TradePlan } from './ports';
 import { Dec, ZERO, cash, dec, quantityDown, toStored } from './money';
 
@@ -129,10 +129,12 @@ function transaction(type: 'buy' | 'sell', quantity: Dec, amount: Dec, tradeFee:
  * Runs a store's trade plan against the current portfolio with the checks every store makes:
  * the plan must bump the version by one and stay within the account; sold-out holdings are
  * dropped and createdAt is kept. Stores call this inside their atomic section (and again on each
- * optimistic retry), which is what makes the stamping below follow the commit order.
+ * optimistic retry), which is what makes the stamping below follow the commit order. The plan's
+ * outbox messages (a confirmation email) come back in `messages` (empty when none), for the store
+ * to queue in the same atomic step.
  */
 export function applyPlan(username: string, current: Portfolio, plan: (current: Portfolio) => TradePlan):
-  { ok: false; reason: string } | { ok: true; portfolio: Portfolio; transaction: Transaction } {
+  { ok: false; reason: string } | { ok: true; portfolio: Portfolio; transaction: Transaction; messages: OutboxMessage[] } {
   const decision = plan(current);
   if (!decision.ok) return decision;
   if (decision.portfolio.version !== current.version + 1) {
@@ -151,6 +153,7 @@ export function applyPlan(username: string, current: Portfolio, plan: (current: 
     ok: true,
     transaction: { ...decision.transaction, timestamp },
     portfolio: { ...decision.portfolio, holdings, createdAt: current.createdAt, lastTradeAt: timestamp },
+    messages: decision.messages ?? [],
   };
 }
 

@@ -2,12 +2,23 @@
 import type { CommandContext } from './context';
 import type { Account } from './domain';
 import { UserError } from './errors';
-import { moneyView, type MoneyView } from './format';
+import { formatTime, moneyView, type MoneyView } from './format';
 import type { Button } from './messages';
 import type { Page, PageRequest } from './ports';
 
+/** The caller's currency and time zone: how every amount and time in a reply is shown. */
 export function viewOf(ctx: CommandContext): MoneyView {
-  return moneyView(ctx.account?.currency ?? 'usd', ctx.services.prices.fiatRates());
+  return moneyView(ctx.account?.currency ?? 'usd', ctx.services.prices.fiatRates(), ctx.account?.timezone);
+}
+
+/** The caller's time zone (undefined: UTC), for formatTime. */
+export function timeZoneOf(ctx: CommandContext): string | undefined {
+  return ctx.account?.timezone;
+}
+
+/** A time as the caller reads it: in their zone. */
+export function timeFor(ctx: CommandContext, ms: number): string {
+  return formatTime(ms, timeZoneOf(ctx));
 }
 
 export function requireAccount(ctx: CommandContext): Account {

@@ -58,7 +58,7 @@ export async function startPriceFeed(config: Config, logger: PinoLogger): Promis
     const client = new CoinGeckoClient({ baseUrl: config.COINGECKO_BASE_URL, apiKey: config.COINGECKO_API_KEY, plan: config.COINGECKO_API_PLAN, logger });
     if (config.PRICE_FEED === 'coingecko' || (await probeCoinGecko(client))) {
       const feed = new CoinGeckoFeed({ client, logger, clock: systemClock, pollIntervalMs: config.PRICE_POLL_SECONDS * 1000 });
-      feed.start();
+      // Polled by the price job (src/jobs.ts), on node-cron, not by the feed's own timer.
       // Answer the first command with prices, not "no price yet", unless they are slow to come.
       await settledWithin(feed.refresh(), STARTUP_WAIT_MS);
       logger.info({ baseUrl: config.COINGECKO_BASE_URL ?? 'default' }, 'prices: live from CoinGecko');
@@ -70,8 +70,8 @@ export async function startPriceFeed(config: Config, logger: PinoLogger): Promis
   }
   const feed = new SimulatedFeed({ seed: config.SIMULATED_SEED, clock: systemClock });
   feed.step();
-  feed.start(Math.min(config.PRICE_POLL_SECONDS * 1000, 15_000));
-  return { feed, stop: async () => feed.stop() };
+  // Stepped by the price job (src/jobs.ts) on the poll schedule.
+  return { feed, stop: async () => {} };
 }
 
 /** Email through SNS when enabled, or the notifier that says email is off. */
@@ -105,6 +105,10 @@ export function buildCore(config: Config, store: Store, prices: PriceFeed, notif
       confirmTradesAbove: config.CONFIRM_TRADES_ABOVE,
       maxCommandAgeMs: config.MAX_COMMAND_AGE_SECONDS * 1000,
       priceRefreshMs: config.PRICE_POLL_SECONDS * 1000,
+      alertRearmPercent: config.ALERT_REARM_PERCENT,
+      alertsPerMinute: config.ALERTS_PER_MINUTE,
+      broadcastCooldownMs: config.BROADCAST_COOLDOWN_MINUTES * 60_000,
+      maxBroadcastsPerChat: config.MAX_BROADCASTS_PER_CHAT,
     },
   });
 }

@@ -16,7 +16,9 @@ export const ConfigSchema = z.object({
   COINGECKO_BASE_URL: optionalUrl,
   COINGECKO_API_KEY: optionalText,
   COINGECKO_API_PLAN: z.enum(['demo', 'pro']).default('demo'),
-  PRICE_POLL_SECONDS: seconds.default(30),
+  // The price job's schedule (node-cron): a number of seconds that divides a minute, or whole
+  // minutes that divide an hour, so that polls fall on an even beat.
+  PRICE_POLL_SECONDS: seconds.refine((n) => (n < 60 ? 60 % n === 0 : n <= 3600 && n % 60 === 0 && 60 % (n / 60) === 0), 'must divide a minute (5, 10, 15, 20, 30) or be whole minutes that divide an hour (60, 120, 300, ... 3600)').default(30),
   SIMULATED_SEED: z.coerce.number().int().default(42),
   START_BALANCE: decimalString('virtual cash for new accounts, in USD').default('10000'),
   TRADE_FEE_PERCENT: decimalString('fee as a percentage of trade value').refine((v) => Number(v) < 50, 'must be below 50').default('0'),
@@ -24,6 +26,11 @@ export const ConfigSchema = z.object({
   MAX_QUOTE_AGE_SECONDS: seconds.default(60),
   MAX_COMMAND_AGE_SECONDS: seconds.default(300),
   MAX_ALERTS_PER_USER: seconds.default(20),
+  // Alerts at scale (issue 10): noise control and group broadcasts.
+  ALERT_REARM_PERCENT: decimalString('how far back past its threshold the price must move before a repeating alert re-arms, in percent').refine((v) => Number(v) < 50, 'must be below 50').default('0.5'),
+  ALERTS_PER_MINUTE: seconds.default(10),
+  BROADCAST_COOLDOWN_MINUTES: seconds.default(30),
+  MAX_BROADCASTS_PER_CHAT: seconds.default(10),
   ACTIVITY_RETENTION_DAYS: seconds.default(30),
   BOOTSTRAP_ADMIN_USERNAME: optionalText,
   BOOTSTRAP_ADMIN_EMAIL: optionalText,

@@ -5,8 +5,8 @@
  * with its input.
  */
 import 'dotenv/config';
-import cron from 'node-cron';
-import { AlertEngine } from '../core/alert-engine';
+import { AlertEngine } from '../core/alerts/engine';
+import { OutboxWorker } from '../core/notifications/outbox-worker';
 import { ensureBootstrapAdmin } from '../core/staff-accounts';
 import { UserError } from '../core/errors';
 import { createLogger } from '../infra/support/logger';
@@ -14,6 +14,7 @@ import { configuredChatAdapters, sharedHttpServer, startChatAdapters, stopChatAd
 import { ConfigError, loadConfig } from './config';
 import { deliverThroughAdapters } from './chat-delivery';
 import { buildCore, openStore, startNotifier, startPriceFeed } from './compose';
+import { startJobs } from './jobs';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -39,12 +40,6 @@ async function main(): Promise<void> {
     }
   }
 
-  // The activity log keeps a bounded history.
-  const prune = cron.schedule('17 3 * * *', async () => {
-    const removed = await store.pruneActivity(Date.now() - config.ACTIVITY_RETENTION_DAYS * 86_400_000);
-    logger.info({ removed }, 'pruned activity log');
-  });
-
   // One HTTP server on HOST:PORT for every platform that takes HTTP; it closes with the last of them.
   const http = sharedHttpServer(config, logger);
   const bots = configuredChatAdapters(config, core, logger, http);
@@ -58,16 +53,17 @@ async function main(): Promise<void> {
   await startChatAdapters(adapters);
   logger.info({ platforms: adapters.map((a) => a.platform) }, 'chat adapters running');
 
-  // Alerts are checked as often as prices change, once the adapters run, and go to each of the
-  // user's linked chats on the platforms running here (in the terminal chat, to this terminal).
-  const alerts = new AlertEngine(core.services, deliverThroughAdapters(adapters, logger));
-  const alertTimer = setInterval(() => {
-    alerts.check().catch((error: unknown) => logger.error({ err: error }, 'alert check failed'));
-  }, Math.min(config.PRICE_POLL_SECONDS, 15) * 1000);
+  // The alert index is built from the store before the first tick. Pushed messages (alerts,
+  // broadcasts, digests, trade emails) leave through the outbox, to the platforms running here
+  // (in the terminal chat, to this terminal) and by email.
+  const alerts = new AlertEngine(core.services);
+  await alerts.start();
+  const outbox = new OutboxWorker(core.services, deliverThroughAdapters(adapters, logger));
+  const jobs = startJobs({ services: core.services, feed: prices.feed, alerts, outbox, logger, pricePollSeconds: config.PRICE_POLL_SECONDS });
+  logger.info({ alerts: alerts.matcher.size }, 'alert index built; jobs scheduled');
 
   const shutdown = async () => {
-    clearInterval(alertTimer);
-    prune.stop();
+    await jobs.stop();
     await stopChatAdapters(adapters, logger);
     await prices.stop();
     await email.stop();

@@ -285,6 +285,8 @@ describe('email settings', () => {
     expect(await bot.say('ann', '/settings email ann@work.example')).toMatch(/AWS \(Amazon SNS\) first sends a confirmation email to that address/);
     expect(bot.notifier.subscriptions.get('ann')).toBe('ann@work.example');
     await bot.say('ann', '/buy btc $100');
+    expect(bot.notifier.sent).toEqual([]); // queued with the trade, sent by the outbox worker
+    await bot.deliverOutbox();
     expect(bot.notifier.sent).toEqual([expect.objectContaining({ username: 'ann', subject: expect.stringMatching(/bought .* BTC/) })]);
     await bot.say('ann', '/settings email off');
     expect(bot.notifier.subscriptions.has('ann')).toBe(false);

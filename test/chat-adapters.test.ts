@@ -9,11 +9,11 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConsoleChat } from '../adapters/console/console-chat';
 import { createTelegramBot, type TelegramBot } from '../adapters/telegram/bot';
-import { AlertEngine } from '../core/alert-engine';
+import { alertPipeline } from './support/alerts';
 import { addressOn, type ChatAdapter, type ChatCapabilities } from '../core/chat-adapter';
 import type { IdentityRef, LinkedIdentity } from '../core/domain';
 import { renderPlainText, type RichMessage } from '../core/messages';
-import type { Logger } from '../core/ports';
+import type { Delivery, Logger } from '../core/ports';
 import { configuredChatAdapters, startChatAdapters } from '../src/adapters';
 import { deliverThroughAdapters } from '../src/chat-delivery';
 import { loadConfig } from '../src/config';
@@ -50,9 +50,9 @@ class DmPlatform implements ChatAdapter {
     const result = await this.bot.core.dispatcher.dispatch({ identity, chat: { type: 'private', id: `discord:dm-${userId}` }, text, messageId: `d${++this.sequence}` });
     return result.message;
   }
-  async deliverToUser(identity: LinkedIdentity, message: RichMessage) {
+  async deliverToUser(identity: LinkedIdentity, message: RichMessage): Promise<Delivery> {
     const userId = identity.platform === 'discord' ? addressOn('discord', identity.key) : undefined;
-    if (!userId || !this.running) return false;
+    if (!userId || !this.running) return { status: 'failed', reason: 'not mine or not running' };
     let channel = this.dms.get(userId);
     if (!channel) {
       channel = `dm-${userId}`;
@@ -61,11 +61,11 @@ class DmPlatform implements ChatAdapter {
     }
     return this.deliverToChat(`discord:${channel}`, message);
   }
-  async deliverToChat(chatId: string, message: RichMessage) {
+  async deliverToChat(chatId: string, message: RichMessage): Promise<Delivery> {
     const channel = addressOn('discord', chatId);
-    if (!channel || !this.running) return false;
+    if (!channel || !this.running) return { status: 'failed', reason: 'not mine or not running' };
     this.posts.push({ channel, text: renderPlainText(message) });
-    return true;
+    return { status: 'sent' };
   }
 }
 
@@ -120,15 +120,15 @@ describe('chat adapters', () => {
     await linkTomOnBothPlatforms();
     await setAlert();
     bot.feed.set('bitcoin', '56000');
-    const engine = new AlertEngine(bot.core.services, deliverThroughAdapters([tg, discord], logger));
+    const { engine, worker } = alertPipeline(bot.core.services, deliverThroughAdapters([tg, discord], logger));
 
-    expect(await engine.check()).toBe(1);
+    expect((await engine.tick()).fired).toBe(1);
+    expect(await worker.runOnce()).toMatchObject({ delivered: 2, failed: 0, retried: 0 });
     const pushed = await standin.waitFor(() => standin.botMessages(tom.id)[1]);
     expect(pushed.text).toMatch(/BTC is above \$55,000\.00/);
     // On the DM platform the adapter opened Tom's DM itself, then posted there.
     expect(discord.dmsOpened).toEqual(['900']);
     expect(discord.posts).toEqual([{ channel: 'dm-900', text: expect.stringMatching(/BTC is above \$55,000\.00/) }]);
-    expect(logger.lines.find((l) => l.msg === 'alert fired')?.obj).toMatchObject({ username: 'tom', chats: 2 });
   });
 
   it('skips an identity whose platform is not running, and still reaches the others', async () => {
@@ -141,13 +141,15 @@ describe('chat adapters', () => {
     await setAlert();
     bot.feed.set('bitcoin', '56000');
 
-    expect(await new AlertEngine(bot.core.services, deliverThroughAdapters([tg, discord], logger)).check()).toBe(1);
+    const { engine, worker } = alertPipeline(bot.core.services, deliverThroughAdapters([tg, discord], logger));
+    expect((await engine.tick()).fired).toBe(1);
+    // Slack's copy is not lost: it waits in the outbox for an instance that runs Slack.
+    expect(await worker.runOnce()).toMatchObject({ delivered: 2, retried: 1, failed: 0 });
     await standin.waitFor(() => standin.botMessages(tom.id)[1]);
     expect(discord.posts).toHaveLength(1);
     expect(logger.lines.filter((l) => l.level === 'debug')).toEqual([
       { level: 'debug', msg: expect.stringContaining('skipped'), obj: { identity: 'slack:T1:U9', platform: 'slack' } },
     ]);
-    expect(logger.lines.find((l) => l.msg === 'alert fired')?.obj).toMatchObject({ chats: 2 });
     expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 
@@ -157,29 +159,56 @@ describe('chat adapters', () => {
     await discord.stop();
     bot.feed.set('bitcoin', '56000');
 
-    expect(await new AlertEngine(bot.core.services, deliverThroughAdapters([tg, discord], logger)).check()).toBe(1);
+    const { engine, worker } = alertPipeline(bot.core.services, deliverThroughAdapters([tg, discord], logger));
+    expect((await engine.tick()).fired).toBe(1);
+    expect(await worker.runOnce()).toMatchObject({ delivered: 1, retried: 1, failed: 0 });
     expect((await standin.waitFor(() => standin.botMessages(tom.id)[1])).text).toMatch(/BTC is above/);
     expect(discord.posts).toEqual([]);
-    expect(logger.lines.find((l) => l.msg === 'alert fired')?.obj).toMatchObject({ chats: 1 });
   });
 
   it('delivers into a Telegram group by its prefixed chat id', async () => {
     const group = standin.group({ id: -100123, title: 'Traders' });
-    expect(await tg.deliverToChat('telegram:-100123', { tone: 'info', title: 'Maintenance at 13:00 UTC', text: 'Trading pauses for 5 minutes.' })).toBe(true);
+    expect(await tg.deliverToChat('telegram:-100123', { tone: 'info', title: 'Maintenance at 13:00 UTC', text: 'Trading pauses for 5 minutes.' })).toEqual({ status: 'sent' });
     const posted = standin.botMessages(group.id);
     expect(posted).toHaveLength(1);
     expect(posted[0]!.text).toContain('Maintenance at 13:00 UTC');
     expect(posted[0]!.text).toContain('Trading pauses for 5 minutes.');
   });
 
-  it('reports a Telegram delivery that did not happen as false, without throwing', async () => {
+  it('reports a Telegram delivery that cannot happen as gone, without throwing', async () => {
     const group = standin.group({ id: -100456 });
     await standin.membership(group.id, 'kicked');
     await standin.waitFor(() => tg.sender.isDead(group.id));
-    expect(await tg.deliverToChat('telegram:-100456', { tone: 'info', text: 'hello?' })).toBe(false);
-    // Tom never opened a private chat with the bot: Telegram refuses, the contract says false.
+    expect(await tg.deliverToChat('telegram:-100456', { tone: 'info', text: 'hello?' })).toEqual({ status: 'gone', reason: 'Forbidden: bot was kicked from the supergroup chat' });
+    // Tom never opened a private chat with the bot: Telegram refuses, so the bot cannot write there.
     const never: LinkedIdentity = { key: 'telegram:3001', platform: 'telegram', username: 'tom', linkedAt: 0 };
-    expect(await tg.deliverToUser(never, { tone: 'info', text: 'alert' })).toBe(false);
+    expect(await tg.deliverToUser(never, { tone: 'info', text: 'alert' })).toEqual({ status: 'gone', reason: "Forbidden: bot can't initiate conversation with a user" });
+  });
+
+  it('routes a push into a group, channel or topic to the adapter of its platform, by its posting address', async () => {
+    const forum = standin.group({ id: -100457, forum: true });
+    forum.topics.add(3);
+    const chats = deliverThroughAdapters([tg, discord], logger);
+    const message: RichMessage = { tone: 'info', text: 'BTC moved 5% in 1h' };
+    expect(await chats.deliverToChat('telegram:-100457/3', message)).toEqual({ status: 'sent' });
+    expect(standin.botMessages(forum.id)).toMatchObject([{ threadId: 3, text: 'BTC moved 5% in 1h' }]);
+    expect(await chats.deliverToChat('discord:c42', message)).toEqual({ status: 'sent' });
+    expect(discord.posts).toEqual([{ channel: 'c42', text: 'BTC moved 5% in 1h' }]);
+    // Not running here: worth trying again (another instance may run it), never thrown.
+    expect(await chats.deliverToChat('slack:T1:C9', message)).toEqual({ status: 'failed', reason: 'no slack adapter running here' });
+    expect(await chats.deliver({ key: 'slack:T1:U9', platform: 'slack', username: 'x', linkedAt: 0 }, message)).toEqual({ status: 'failed', reason: 'no slack adapter running here' });
+    expect(await chats.deliverToChat('nowhere', message)).toMatchObject({ status: 'failed' });
+  });
+
+  it('an adapter that throws (breaking the contract) is a failed delivery, logged, and the others carry on', async () => {
+    const broken: ChatAdapter = {
+      platform: 'slack', capabilities: discord.capabilities, start: async () => {}, stop: async () => {},
+      deliverToUser: async () => { throw new Error('socket hang up'); }, deliverToChat: async () => { throw new Error('socket hang up'); },
+    };
+    const chats = deliverThroughAdapters([discord, broken], logger);
+    expect(await chats.deliverToChat('slack:T1:C9', { tone: 'info', text: 'x' })).toEqual({ status: 'failed', reason: 'socket hang up' });
+    expect(logger.lines.find((l) => l.msg === 'chat adapter threw while delivering')?.obj).toMatchObject({ chatAddress: 'slack:T1:C9', platform: 'slack' });
+    expect(await chats.deliverToChat('discord:c1', { tone: 'info', text: 'x' })).toEqual({ status: 'sent' });
   });
 });
 
@@ -198,14 +227,14 @@ describe('every adapter keeps the contract', () => {
     return { chat, printed: () => printed };
   }
 
-  it('refuses another platform\'s addresses with false, and never sends there', async () => {
+  it('refuses another platform\'s addresses as failed, and never sends there', async () => {
     const terminal = consoleChat();
     for (const adapter of [tg, discord, terminal.chat] as ChatAdapter[]) {
       const other = otherPlatforms[adapter.platform]!;
       const message: RichMessage = { tone: 'info', text: 'not for you' };
-      expect(await adapter.deliverToUser(other.identity, message), adapter.platform).toBe(false);
-      expect(await adapter.deliverToChat(other.chatId, message), adapter.platform).toBe(false);
-      expect(await adapter.deliverToChat(`${adapter.platform}:`, message), adapter.platform).toBe(false);
+      expect(await adapter.deliverToUser(other.identity, message), adapter.platform).toMatchObject({ status: 'failed' });
+      expect(await adapter.deliverToChat(other.chatId, message), adapter.platform).toMatchObject({ status: 'failed' });
+      expect(await adapter.deliverToChat(`${adapter.platform}:`, message), adapter.platform).toMatchObject({ status: 'failed' });
       expect(adapter.capabilities.maxMessageLength, adapter.platform).toBeGreaterThan(0);
     }
     expect(standin.calls.filter((c) => c.method.startsWith('send'))).toEqual([]);
@@ -216,8 +245,8 @@ describe('every adapter keeps the contract', () => {
   it('the terminal chat prints a delivered message to its output, addressed to whom it is for', async () => {
     const terminal = consoleChat();
     const ann: LinkedIdentity = { key: 'console:ann', platform: 'console', username: 'ann', linkedAt: 0 };
-    expect(await terminal.chat.deliverToUser(ann, { tone: 'warning', title: 'BTC is above $55,000.00' })).toBe(true);
-    expect(await terminal.chat.deliverToChat('console:group', { tone: 'info', text: 'Hello, group' })).toBe(true);
+    expect(await terminal.chat.deliverToUser(ann, { tone: 'warning', title: 'BTC is above $55,000.00' })).toEqual({ status: 'sent' });
+    expect(await terminal.chat.deliverToChat('console:group', { tone: 'info', text: 'Hello, group' })).toEqual({ status: 'sent' });
     expect(terminal.printed()).toBe('[to console:ann]\nBTC is above $55,000.00\n\n[to console:group]\nHello, group\n\n');
   });
 
@@ -263,12 +292,12 @@ describe('which adapters run (src/adapters.ts)', () => {
     const other = new DmPlatform(bot);
     const broken: ChatAdapter = {
       platform: 'slack', capabilities: other.capabilities, start: async () => { throw new Error('bad token'); }, stop: async () => {},
-      deliverToUser: async () => false, deliverToChat: async () => false,
+      deliverToUser: async () => ({ status: 'failed', reason: 'never started' }), deliverToChat: async () => ({ status: 'failed', reason: 'never started' }),
     };
     await expect(startChatAdapters([other, broken])).rejects.toThrow('bad token');
     // Stopped again: it no longer delivers.
-    expect(await other.deliverToChat('discord:c1', { tone: 'info', text: 'x' })).toBe(false);
+    expect(await other.deliverToChat('discord:c1', { tone: 'info', text: 'x' })).toMatchObject({ status: 'failed' });
     await other.start();
-    expect(await other.deliverToChat('discord:c1', { tone: 'info', text: 'x' })).toBe(true);
+    expect(await other.deliverToChat('discord:c1', { tone: 'info', text: 'x' })).toEqual({ status: 'sent' });
   });
 });

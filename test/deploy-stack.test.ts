@@ -153,17 +153,21 @@ describe('the runtime role (BotRole)', () => {
 
 describe('the operator policy (db:create)', () => {
   it('has what db:create sends, on exactly the tables, and is attached to nothing in the stack', () => {
+    // db:create runs admin.ts (tables) and migrate-alerts.ts (alerts saved by an earlier release).
     // deleteTables (tests and local resets only) is the one admin.ts function no deployment runs.
-    const sent = dynamodbActionsSentBy('infra/dynamodb/admin.ts').filter((a) => a !== 'dynamodb:DeleteTable');
-    expect(sent).toEqual(expect.arrayContaining(['dynamodb:CreateTable', 'dynamodb:UpdateTable', 'dynamodb:UpdateContinuousBackups']));
+    const sent = [...new Set(['infra/dynamodb/admin.ts', 'infra/dynamodb/migrate-alerts.ts'].flatMap(dynamodbActionsSentBy))]
+      .filter((a) => a !== 'dynamodb:DeleteTable')
+      .sort();
+    expect(sent).toEqual(expect.arrayContaining(['dynamodb:CreateTable', 'dynamodb:UpdateTable', 'dynamodb:UpdateContinuousBackups', 'dynamodb:Scan']));
     expect(actionsOf(operatorStatements, 'dynamodb')).toEqual(sent);
     expect(actionsOf(operatorStatements, 'dynamodb')).not.toContain('dynamodb:DeleteTable');
     expect(resourcesOf(operatorStatements, 'dynamodb')).toEqual(tableArns);
-    // Items only in the coins table (the seed).
+    // Items only in the coins table (the seed) and the alerts table (the migration, which alone scans).
     for (const statement of operatorStatements) {
-      if ((list(statement.Action) as string[]).some((a) => /Item$/.test(a))) {
-        expect(list(statement.Resource).map(arnText)).toEqual([`${TABLE_ARN}tracked-coins`]);
-      }
+      const actions = list(statement.Action) as string[];
+      const resources = list(statement.Resource).map(arnText);
+      if (actions.includes('dynamodb:Scan')) expect(resources).toEqual([`${TABLE_ARN}price-alerts`]);
+      if (actions.some((a) => /Item$/.test(a))) expect([[`${TABLE_ARN}tracked-coins`], [`${TABLE_ARN}price-alerts`]]).toContainEqual(resources);
     }
     expect(operatorPolicy.Type).toBe('AWS::IAM::ManagedPolicy');
     for (const attachment of ['Roles', 'Users', 'Groups']) expect(operatorPolicy.Properties[attachment]).toBeUndefined();

@@ -6,13 +6,14 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createDiscordBot, type DiscordBot, type DiscordBotOptions } from '../adapters/discord/bot';
-import { AlertEngine } from '../core/alert-engine';
+import { alertPipeline } from './support/alerts';
+import type { IncomingCommand } from '../core/dispatcher';
 import type { LinkedIdentity } from '../core/domain';
 import type { Logger } from '../core/ports';
 import { configuredChatAdapters, startChatAdapters, stopChatAdapters } from '../src/adapters';
 import { deliverThroughAdapters } from '../src/chat-delivery';
 import { ConfigError, loadConfig } from '../src/config';
-import { startDiscordStandin, type DiscordStandin, type DiscordUser, type StandinGuild, type StandinInteraction, type StandinMessage } from './support/discord-standin';
+import { MEMBER_PERMISSIONS, Permission, startDiscordStandin, type DiscordStandin, type DiscordUser, type StandinGuild, type StandinInteraction, type StandinMessage } from './support/discord-standin';
 import { makeTestBot, type TestBot } from './support/harness';
 import { startTelegramStandin } from './support/telegram-standin';
 
@@ -180,7 +181,7 @@ describe('Discord bot', () => {
   it('names commands in its answers as Discord slash commands: a group with its sub-command', async () => {
     await signup(ann);
     const { text } = await slash(ann, 'alerts');
-    expect(text).toContain('Set one with /alert set btc above 100000.');
+    expect(text).toContain('Set one with /alert set btc above 100000');
     expect(text).not.toContain('/alert btc');
   });
 
@@ -257,31 +258,32 @@ describe('Discord bot', () => {
     expect(standin.requests.filter((r) => r.path.includes(`/interactions/${interaction.id}/`))).toHaveLength(1);
   });
 
-  it('delivers a fired alert by DM, opening the DM once; a user with DMs closed is false, logged at info', async () => {
+  it('delivers a fired alert by DM, opening the DM once; a user with DMs closed is gone, logged at info', async () => {
     await signup(ann);
     core.feed.set('bitcoin', '50000');
-    await slash(ann, 'alert set', { coin: 'btc', condition: 'above', price: '55000' });
+    await slash(ann, 'alert set', { coin: 'btc', condition: 'above', value: '55000' });
     expect(await core.store.listAlerts('ann')).toHaveLength(1);
     core.feed.set('bitcoin', '56000');
-    const engine = new AlertEngine(core.core.services, deliverThroughAdapters([discord], logger));
+    const engine = alertPipeline(core.core.services, deliverThroughAdapters([discord], logger));
     expect(await engine.check()).toBe(1);
     const dm = await standin.waitFor(() => standin.dms(ann)[0]);
     expect(standin.textOf(dm)).toMatch(/BTC is above \$55,000\.00/);
     const identity: LinkedIdentity = { key: `discord:${ann.id}`, platform: 'discord', username: 'ann', linkedAt: 0 };
-    expect(await discord.deliverToUser(identity, { tone: 'info', text: 'second' })).toBe(true);
+    expect(await discord.deliverToUser(identity, { tone: 'info', text: 'second' })).toEqual({ status: 'sent' });
     expect(standin.requests.filter((r) => r.route === 'POST /users/@me/channels')).toHaveLength(1);
 
     const shy = standin.user({ username: 'shy', dmsOpen: false });
-    expect(await discord.deliverToUser({ key: `discord:${shy.id}`, platform: 'discord', username: 'shy', linkedAt: 0 }, { tone: 'info', text: 'hi' })).toBe(false);
+    expect(await discord.deliverToUser({ key: `discord:${shy.id}`, platform: 'discord', username: 'shy', linkedAt: 0 }, { tone: 'info', text: 'hi' }))
+      .toEqual({ status: 'gone', reason: 'Cannot send messages to this user (50007)' });
     expect(logger.lines.find((l) => l.obj.code === 50007)).toMatchObject({ level: 'info' });
     // Other platforms' addresses are not ours.
-    expect(await discord.deliverToUser({ key: 'telegram:5', platform: 'telegram', username: 'x', linkedAt: 0 }, { tone: 'info', text: 'x' })).toBe(false);
-    expect(await discord.deliverToChat('telegram:-100', { tone: 'info', text: 'x' })).toBe(false);
+    expect(await discord.deliverToUser({ key: 'telegram:5', platform: 'telegram', username: 'x', linkedAt: 0 }, { tone: 'info', text: 'x' })).toMatchObject({ status: 'failed' });
+    expect(await discord.deliverToChat('telegram:-100', { tone: 'info', text: 'x' })).toMatchObject({ status: 'failed' });
   });
 
   it('posts into a channel by its prefixed id, waiting out a 429 on the route', async () => {
     standin.inject429({ route: 'POST /channels/:id/messages', retryAfter: 0.05, retryAfterHeader: 0.05 });
-    expect(await discord.deliverToChat(`discord:${channel().id}`, { tone: 'info', title: 'Maintenance at 13:00 UTC', text: 'Trading pauses for 5 minutes.' })).toBe(true);
+    expect(await discord.deliverToChat(`discord:${channel().id}`, { tone: 'info', title: 'Maintenance at 13:00 UTC', text: 'Trading pauses for 5 minutes.' })).toEqual({ status: 'sent' });
     const posts = standin.requests.filter((r) => r.route === 'POST /channels/:id/messages');
     expect(posts.map((r) => r.status)).toEqual([429, 200]);
     expect(standin.counts.injected429).toBe(1);
@@ -402,7 +404,7 @@ describe('Discord bot: paths that were written but not tested', () => {
     const bob = standin.user({ username: 'bob' });
     standin.join(guild, bob);
     // A broadcast anyone may press, whose button runs a command that answers privately.
-    expect(await discord.deliverToChat(`discord:${channel().id}`, { tone: 'info', text: 'Are you set up?', buttons: [{ label: 'Who am I', command: '/whoami' }] })).toBe(true);
+    expect(await discord.deliverToChat(`discord:${channel().id}`, { tone: 'info', text: 'Are you set up?', buttons: [{ label: 'Who am I', command: '/whoami' }] })).toEqual({ status: 'sent' });
     const broadcast = standin.messages(channel().id)[standin.messages(channel().id).length - 1]!;
     const press = await standin.press(ann, broadcast, customIdOf(broadcast, 'Who am I'));
     const [answer] = await standin.waitFor(() => (standin.followups(press).length ? standin.followups(press) : undefined));
@@ -446,7 +448,7 @@ describe('Discord bot: paths that were written but not tested', () => {
     await expect(bot.start()).rejects.toThrow(/^Discord refused the slash commands \(global\): .*Invalid Form Body.*Check DISCORD_APPLICATION_ID\.$/);
     // The client was closed: nothing is left connected, nothing is delivered.
     await standin.waitFor(() => standin.connections[1]?.closedBy === 'client');
-    expect(await bot.deliverToChat(`discord:${channel().id}`, { tone: 'info', text: 'x' })).toBe(false);
+    expect(await bot.deliverToChat(`discord:${channel().id}`, { tone: 'info', text: 'x' })).toEqual({ status: 'failed', reason: 'the discord adapter is not running' });
   });
 
   it('start() rejects with a clear message when the registration keeps failing with 500 (after the retries), naming the server', async () => {
@@ -584,7 +586,7 @@ describe('Discord bot: paths that were written but not tested', () => {
     const rows = Array.from({ length: 300 }, (_, i) => [`row${String(i).padStart(3, '0')}`, 'x'.repeat(40), `$${i}.00`]);
     const fields = Array.from({ length: 40 }, (_, i) => ({ label: `Field ${i}`, value: 'v'.repeat(900) }));
     const long = { tone: 'info' as const, title: 'T'.repeat(400), text: 'Long answer. '.repeat(200), table: { columns: ['Id', 'Note', 'Amount'], rows }, fields, footer: 'f'.repeat(3000) };
-    expect(await discord.deliverToChat(`discord:${channel().id}`, long)).toBe(true);
+    expect(await discord.deliverToChat(`discord:${channel().id}`, long)).toEqual({ status: 'sent' });
     const posted = standin.messages(channel().id).at(-1)!;
     const embed = posted.embeds[0]!;
     expect(embed.title.length).toBeLessThanOrEqual(256);
@@ -595,6 +597,57 @@ describe('Discord bot: paths that were written but not tested', () => {
     const shown = (embed.description.match(/^row\d{3} /gm) ?? []).length;
     expect(embed.description).toMatch(new RegExp(`\\n${300 - shown} more rows not shown\\.$`));
     expect(embed.fields.at(-1)).toMatchObject({ name: 'More', value: expect.stringMatching(/^\d+ more fields not shown\.$/) });
+  });
+});
+
+describe('Discord pushes and channel admins', () => {
+  const notice = { tone: 'info' as const, title: 'BTC moved 5% in 1h' };
+
+  it('a deleted channel, or a server that removed the bot, is gone; a thread is a channel of its own', async () => {
+    const alerts = guild.channels[1]!;
+    expect(await discord.deliverToChat(`discord:${alerts.id}`, notice)).toEqual({ status: 'sent' });
+    standin.deleteChannel(alerts);
+    expect(await discord.deliverToChat(`discord:${alerts.id}`, notice)).toEqual({ status: 'gone', reason: 'Unknown Channel (10003)' });
+
+    guild.botMember = false; // kicked from the server
+    expect(await discord.deliverToChat(`discord:${channel().id}`, notice)).toEqual({ status: 'gone', reason: 'Missing Access (50001)' });
+  });
+
+  it('a server error outlasting the REST retries is failed (worth retrying), and the next push goes through', async () => {
+    standin.inject({ route: 'POST /channels/:id/messages', status: 500, count: 3 });
+    const delivery = await discord.deliverToChat(`discord:${channel().id}`, notice);
+    expect(delivery).toMatchObject({ status: 'failed', reason: expect.stringContaining('500') });
+    expect(standin.requests.filter((r) => r.route === 'POST /channels/:id/messages').map((r) => r.status)).toEqual([500, 500, 500]);
+    expect(await discord.deliverToChat(`discord:${channel().id}`, notice)).toEqual({ status: 'sent' });
+  });
+
+  it("reads who administers a channel from the interaction's member permissions: Administrator, Manage Server or Manage Channels", async () => {
+    const dispatch = core.core.dispatcher.dispatch.bind(core.core.dispatcher);
+    const seen: IncomingCommand[] = [];
+    vi.spyOn(core.core.dispatcher, 'dispatch').mockImplementation(async (input) => {
+      seen.push(input);
+      return dispatch(input);
+    });
+    const members = {
+      admin: standin.user({ username: 'root' }),
+      guildManager: standin.user({ username: 'mod' }),
+      channelManager: standin.user({ username: 'chan' }),
+    };
+    standin.join(guild, members.admin, { admin: true });
+    standin.join(guild, members.guildManager, { permissions: MEMBER_PERMISSIONS | Permission.ManageGuild });
+    standin.join(guild, members.channelManager, { permissions: MEMBER_PERMISSIONS | Permission.ManageChannels });
+    const asks = async (user: DiscordUser, where: StandinGuild | 'dm' = guild) => {
+      await slash(user, 'price', { coins: 'btc' }, where);
+      return seen.at(-1)!.isChatAdmin;
+    };
+    expect(await (await asks(ann))!()).toBe(false); // a plain member
+    expect(await (await asks(members.admin))!()).toBe(true);
+    expect(await (await asks(members.guildManager))!()).toBe(true);
+    expect(await (await asks(members.channelManager))!()).toBe(true);
+    expect(await asks(ann, 'dm')).toBeUndefined(); // a DM is no group
+    // No API call was needed to know.
+    expect(standin.requests.filter((r) => /members|roles/.test(r.path))).toEqual([]);
+    vi.restoreAllMocks();
   });
 });
 

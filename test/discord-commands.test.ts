@@ -42,12 +42,20 @@ const SAMPLES: Record<string, Record<string, string | number>> = {
   sell: { coin: 'eth', amount: '25%' },
   portfolio: {},
   history: { page: 2 },
-  'alert set': { coin: 'bitcoin', condition: 'above', price: '65000.5' },
+  'alert set': { coin: 'bitcoin', condition: 'move', value: '5%', options: '1h up repeat 30m for 7d' },
   alerts: {},
   'alert remove': { id: '3f9a1c2b7d4e' },
+  'broadcast list': {},
+  'broadcast add': { coin: 'eth', condition: 'above', value: '4000' },
+  'broadcast remove': { id: '3f9a1c2b7d4e' },
+  'broadcast pause': {},
+  'broadcast resume': {},
   'settings show': {},
   'settings currency': { currency: 'eur' },
   'settings email': { setting: 'off' },
+  'settings alerts': { where: 'here' },
+  'settings timezone': { zone: 'Europe/Athens' },
+  'settings digest': { setting: 'on', hour: 18 },
   market: {},
   stats: {},
   users: { page: 3 },
@@ -107,10 +115,14 @@ describe('the application commands', () => {
     ]);
     expect(leaf('alert set')).toEqual([
       expect.objectContaining({ name: 'coin', type: 3, autocomplete: true }),
-      { type: 3, name: 'condition', description: 'Above or below', required: true, choices: [{ name: 'above', value: 'above' }, { name: 'below', value: 'below' }] },
+      { type: 3, name: 'condition', description: 'Above, below or move', required: true, choices: ['above', 'below', 'move'].map((c) => ({ name: c, value: c })) },
       // A price stays text: the core reads "$65000" and 0.00000001 exactly, a double would not.
-      { type: 3, name: 'price', description: 'Price in your display currency, e.g. 65000', required: true },
+      { type: 3, name: 'value', description: 'A price in your currency (above, below) or a percent like 5% (move)', required: true },
+      // The rest of the line ("1h up repeat 30m for 7d") is one optional text option.
+      expect.objectContaining({ type: 3, name: 'options', required: false }),
     ]);
+    // An hour is a whole number Discord bounds itself.
+    expect(leaf('settings digest')[1]).toEqual({ type: 4, name: 'hour', description: 'The hour of your day it comes, 0-23 (8 unless you say)', required: false, min_value: 0, max_value: 23 });
     expect(leaf('history')).toEqual([{ type: 4, name: 'page', description: 'Page number', required: false, min_value: 1, max_value: 99999 }]);
     expect(leaf('price')).toEqual([{ type: 3, name: 'coins', description: 'One or more coin ids or symbols, separated by spaces', required: true, autocomplete: true }]);
     expect(leaf('role')[1]).toMatchObject({ name: 'role', choices: ['user', 'admin', 'analyst', 'moderator'].map((r) => ({ name: r, value: r })) });

@@ -14,17 +14,17 @@ import {
   TransactionCanceledException,
   UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
-import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 import type { BuyOrder, SellOrder } from '../core/args';
-import type { Account, Portfolio, Transaction } from '../core/domain';
+import { broadcastOwner, type Account, type OutboxMessage, type Portfolio, type PriceAlert, type Transaction } from '../core/domain';
 import { Dec, dec } from '../core/money';
 import type { Store, TradeOutcome, TradePlan } from '../core/ports';
 import { planBuy, planSell, replayLedger, type TradeTerms } from '../core/trading';
 import { deleteTables, ensureTables } from '../infra/dynamodb/admin';
 import { createClients } from '../infra/dynamodb/client';
 import { DynamoDbStore } from '../infra/dynamodb/dynamodb-store';
-import { createTableInput, STORE_TABLES, TABLES, tableNames, type TableDefinition, type TableKey } from '../infra/dynamodb/tables';
+import { ALERT_SHARDS, createTableInput, STORE_TABLES, TABLES, tableNames, type TableDefinition, type TableKey } from '../infra/dynamodb/tables';
 import { openStore as openConfiguredStore } from '../src/compose';
 import { ConfigError, loadConfig } from '../src/config';
 import { storeContract } from './store-contract';
@@ -299,6 +299,177 @@ describe('DynamoDB store', () => {
     expect((await store.getPortfolio('alice'))?.lastTradeAt).toBe(T + 5001);
   });
 
+  describe('alerts at scale', () => {
+    const MINUTE = 60_000;
+    const armed = (alertId: string, username: string, at: number, overrides: Partial<PriceAlert> = {}): PriceAlert => ({
+      alertId, username, coinId: 'bitcoin', condition: 'above', targetPrice: '100000.50', state: 'armed', createdAt: at, fireCount: 0, version: 1, updatedAt: at, ...overrides,
+    });
+    const queued = (id: string, username: string, at: number, text = `message ${id}`): OutboxMessage => ({
+      id, destination: `user:telegram:${username}`, username, kind: 'alert', message: { tone: 'info', title: 'BTC', text }, createdAt: at, dueAt: at, attempts: 0, status: 'pending',
+    });
+
+    /** Every QueryCommand the store sends through `clients`, with what DynamoDB answered. */
+    function recordQueries(clients: ReturnType<typeof createClients>) {
+      const queries: { input: Record<string, unknown>; scanned: number; units: number | undefined }[] = [];
+      const send = clients.doc.send.bind(clients.doc) as (command: unknown) => Promise<unknown>;
+      (clients.doc as unknown as { send: (command: unknown) => Promise<unknown> }).send = async (command) => {
+        const out = await send(command);
+        if (command instanceof QueryCommand) {
+          const o = out as { ScannedCount?: number; ConsumedCapacity?: { CapacityUnits?: number } };
+          queries.push({ input: command.input as Record<string, unknown>, scanned: o.ScannedCount ?? 0, units: o.ConsumedCapacity?.CapacityUnits });
+        }
+        return out;
+      };
+      return queries;
+    }
+
+    it('reads only what changed: with nothing new, one query per shard and none of the 100 armed alerts', async () => {
+      const { store, clients } = await storeWithClients();
+      await Promise.all(Array.from({ length: 10 }, (_, u) => store.createAccount(account(`user_${u}`), '100')));
+      await Promise.all(Array.from({ length: 100 }, (_, i) => store.createAlert(armed(`a${i}`, `user_${i % 10}`, T + i), 10)));
+      // The last change, an hour later: the 100 are well outside the overlap behind it.
+      await store.createAlert(armed('late', 'user_0', T + 60 * MINUTE), 11);
+      const cursor = await store.alertChangeCursor();
+
+      const queries = recordQueries(clients);
+      const changes = await store.listAlertChanges(cursor);
+      expect(queries).toHaveLength(ALERT_SHARDS);
+      expect(queries.every((q) => q.input.IndexName === 'change-index')).toBe(true);
+      // Only the newest change, inside the overlap, is read again; none of the 100.
+      expect(queries.reduce((n, q) => n + q.scanned, 0)).toBe(1);
+      expect(changes.alerts.map((a) => a.alertId)).toEqual(['late']);
+      // Read units, where the endpoint reports them (see the report of issue 10).
+      const units = queries.map((q) => q.units);
+      expect(units.every((u) => u === undefined || u <= 0.5)).toBe(true);
+    }, 60_000);
+
+    it('shows a removal to a reader whose cursor is past the alert’s last change', async () => {
+      const [a, b] = (await stores(2)) as [DynamoDbStore, DynamoDbStore];
+      await a.createAccount(account('alice'), '100');
+      await a.createAlert(armed('old', 'alice', T), 5);
+      await a.createAlert(armed('new', 'alice', T + 60 * MINUTE), 5);
+      const cursor = (await b.listAlertChanges(await b.alertChangeCursor())).cursor;
+
+      // 'old' last changed an hour before the cursor: its removal must still sort after it.
+      expect(await a.deleteAlert('alice', 'old')).toBe(true);
+      const changes = await b.listAlertChanges(cursor);
+      expect(changes.alerts.filter((x) => x.alertId === 'old')).toMatchObject([{ state: 'removed', version: 2 }]);
+      expect((await b.getAlert('alice', 'old'))!.updatedAt).toBeGreaterThanOrEqual(T + 60 * MINUTE);
+    });
+
+    it('still reports a change stamped a little behind the newest one (another instance’s slower clock)', async () => {
+      const [a, b] = (await stores(2)) as [DynamoDbStore, DynamoDbStore];
+      await a.createAccount(account('alice'), '100');
+      await a.createAlert(armed('x', 'alice', T), 5);
+      await a.createAlert(armed('y', 'alice', T), 5);
+      await a.fireAlerts([{ username: 'alice', alertId: 'x', version: 1, state: 'fired', at: T + 10 * MINUTE, messages: [] }]);
+      const cursor = (await b.listAlertChanges(await b.alertChangeCursor())).cursor;
+
+      // Written after the reader moved on, stamped 20 s before what it has seen.
+      await a.fireAlerts([{ username: 'alice', alertId: 'y', version: 1, state: 'fired', at: T + 10 * MINUTE - 20_000, messages: [] }]);
+      const changes = await b.listAlertChanges(cursor);
+      expect(changes.alerts.find((x) => x.alertId === 'y')).toMatchObject({ state: 'fired', version: 2 });
+    });
+
+    it('claims 160 firings racing on two instances once each, keeping every owner’s count and the stats exact', async () => {
+      const [a, b] = (await stores(2)) as [DynamoDbStore, DynamoDbStore];
+      // One heavy owner (a user with 40 alerts), a group with 40 rules, and 40 users with 2 each.
+      const users = Array.from({ length: 40 }, (_, i) => `user_${i}`);
+      await Promise.all(['whale', ...users].map((u) => a.createAccount(account(u), '100')));
+      const group = broadcastOwner('telegram:-100123');
+      const alerts = [
+        ...Array.from({ length: 40 }, (_, i) => armed(`w${i}`, 'whale', T + i)),
+        ...Array.from({ length: 40 }, (_, i) => armed(`g${i}`, group, T + i)),
+        ...users.flatMap((u, i) => [armed(`${u}-1`, u, T + i), armed(`${u}-2`, u, T + i, { repeatMs: MINUTE })]),
+      ];
+      for (const x of alerts) expect(await a.createAlert(x, 40)).toBe('created');
+      expect((await a.stats()).activeAlerts).toBe(160);
+
+      const firings = alerts.map((x) => ({
+        username: x.username, alertId: x.alertId, version: 1, state: x.repeatMs ? ('cooling' as const) : ('fired' as const), at: T + MINUTE,
+        messages: [queued(`alert:${x.alertId}:1:dm`, x.username, T + MINUTE)],
+      }));
+      const [byA, byB] = await Promise.all([a.fireAlerts(firings), b.fireAlerts([...firings].reverse())]);
+      expect([...byA].filter((id) => byB.has(id))).toEqual([]);
+      expect(byA.size + byB.size).toBe(160);
+
+      // 120 one-shot alerts left the live states; the 40 repeating ones are cooling, still live.
+      expect((await b.stats()).activeAlerts).toBe(40);
+      const fired = await b.getAlert('whale', 'w7');
+      expect(fired).toMatchObject({ state: 'fired', version: 2, fireCount: 1, firedAt: T + MINUTE });
+      // The counts that guard the limit moved with them: the whale and the group have all their slots again.
+      expect(await a.createAlert(armed('w-next', 'whale', T + 2 * MINUTE), 1)).toBe('created');
+      expect(await a.createAlert(armed('g-next', group, T + 2 * MINUTE), 1)).toBe('created');
+      expect(await a.createAlert(armed('u-next', 'user_5', T + 2 * MINUTE), 1)).toBe('limit'); // its cooling alert still counts
+      // Each message was queued once.
+      const leased = await a.leaseOutbox(T + MINUTE, 1_000, MINUTE);
+      expect(leased).toHaveLength(160);
+      expect(new Set(leased.map((m) => m.id)).size).toBe(160);
+    }, 120_000);
+
+    it('claims a firing whose message is already queued, leaving that message as it was', async () => {
+      const [store] = (await stores(1)) as [DynamoDbStore];
+      await store.createAccount(account('alice'), '100');
+      await store.createAlert(armed('a1', 'alice', T), 5);
+      await store.enqueueMessages([queued('alert:a1:1:dm', 'alice', T, 'the first')]);
+      const claimed = await store.fireAlerts([
+        { username: 'alice', alertId: 'a1', version: 1, state: 'fired', at: T + 1, messages: [queued('alert:a1:1:dm', 'alice', T + 1, 'again'), queued('alert:a1:1:email', 'alice', T + 1)] },
+      ]);
+      expect([...claimed]).toEqual(['a1']);
+      expect((await store.getOutboxMessage('alert:a1:1:dm'))?.message?.text).toBe('the first');
+      expect(await store.getOutboxMessage('alert:a1:1:email')).not.toBeNull();
+      expect((await store.getAlert('alice', 'a1'))?.state).toBe('fired');
+    });
+
+    it('retries a firing whose transaction meets a conflict, and claims it once', async () => {
+      const { store, clients } = await storeWithClients();
+      await store.createAccount(account('alice'), '100');
+      await store.createAlert(armed('a1', 'alice', T), 5);
+      let conflicts = 2;
+      const send = clients.doc.send.bind(clients.doc) as (command: unknown) => Promise<unknown>;
+      (clients.doc as unknown as { send: (command: unknown) => Promise<unknown> }).send = async (command) => {
+        if (command instanceof TransactWriteCommand && conflicts-- > 0) {
+          throw new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: [{ Code: 'None' }, { Code: 'TransactionConflict' }] });
+        }
+        return send(command);
+      };
+      const claimed = await store.fireAlerts([{ username: 'alice', alertId: 'a1', version: 1, state: 'fired', at: T + 1, messages: [queued('m1', 'alice', T + 1)] }]);
+      expect([...claimed]).toEqual(['a1']);
+      expect(conflicts).toBe(-1);
+      expect(await store.getAlert('alice', 'a1')).toMatchObject({ state: 'fired', version: 2, fireCount: 1 });
+      expect((await store.stats()).activeAlerts).toBe(0);
+    });
+
+    it('keeps a removed alert for other instances with a TTL, and a group’s count out of its rule list', async () => {
+      const { store, clients, prefix } = await storeWithClients();
+      const group = broadcastOwner('slack:T1:C9');
+      await store.createAlert(armed('g1', group, T), 3);
+      expect(await store.deleteAlert(group, 'g1')).toBe(true);
+      const raw = (await clients.doc.send(new GetCommand({ TableName: tableNames(prefix).priceAlerts, Key: { username: group, alertId: 'g1' } }))).Item!;
+      expect(raw.state).toBe('removed');
+      expect(raw.ttl).toBeGreaterThan(T / 1000);
+      expect(raw.stateShard).toMatch(/^done#/); // out of the live index
+      expect(await store.listAlerts(group)).toEqual([]);
+      expect((await store.listLiveAlerts({ limit: 10 })).items).toEqual([]);
+      expect(await store.getAlert(group, '#live')).toBeNull();
+      expect(await store.deleteAlert(group, '#live')).toBe(false);
+    });
+
+    it('leaves unknown messages and chats alone: settling or clearing them creates nothing', async () => {
+      const { store, clients, prefix } = await storeWithClients();
+      await store.settleOutbox('nope', { status: 'delivered', at: T });
+      expect(await store.getOutboxMessage('nope')).toBeNull();
+      await store.clearUnreachable('telegram:-100');
+      await store.setBroadcastsPaused('telegram:-100', false);
+      expect(await store.getChatStates(['telegram:-100'])).toEqual(new Map());
+      await store.markUnreachable('telegram:-100', 'kicked', T);
+      const identity = await clients.doc.send(new GetCommand({ TableName: tableNames(prefix).identities, Key: { key: 'telegram:-100' } }));
+      expect(identity.Item).toBeUndefined();
+      await store.clearUnreachable('telegram:-100');
+      expect(await store.getChatStates(['telegram:-100'])).toEqual(new Map());
+    });
+  });
+
   it('refuses a tampered cursor or one from another user’s listing', async () => {
     const [store] = (await stores(1)) as [DynamoDbStore];
     for (const u of ['alice', 'bob']) {
@@ -406,7 +577,7 @@ describe('DynamoDB tables (db:create)', () => {
       // Only the tables of tables.ts exist under the prefix (none "for later").
       const listed = (await admin.send(new ListTablesCommand({}))).TableNames!.filter((n) => n.startsWith(prefix)).sort();
       expect(listed).toEqual(Object.values(tableNames(prefix)).sort());
-      expect(listed.some((n) => /group-rules|outbox|locks/.test(n))).toBe(false);
+      expect(listed.some((n) => /group-rules|locks/.test(n))).toBe(false);
 
       // Every table was created with deletion protection, and got point-in-time recovery.
       const creates = sent.filter((r) => r.command === 'CreateTableCommand');

@@ -1,7 +1,9 @@
 /** The DynamoDB store's small pure parts: retry classification, backoff, cursors, per-key queue. */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { hashShard, timeKey } from '../infra/dynamodb/items';
+import type { OutboxMessage, PriceAlert } from '../core/domain';
+import { eachLimited } from '../infra/dynamodb/io';
+import { alertItem, changeTime, hashShard, outboxItem, timeKey, toAlert, toOutboxMessage } from '../infra/dynamodb/items';
 import { KeyedQueue } from '../infra/dynamodb/keyed-queue';
 import { decodeCursor, encodeCursor, nextCursor } from '../infra/dynamodb/paging';
 import { cancellation, isTransient, retryTransient } from '../infra/dynamodb/retry';
@@ -107,5 +109,66 @@ describe('KeyedQueue', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect(log.indexOf('end a1')).toBeLessThan(log.indexOf('start a2'));
     expect(log.indexOf('start b1')).toBeLessThan(log.indexOf('end a1'));
+  });
+});
+
+describe('alert and outbox items', () => {
+  const T = 1_700_000_000_000;
+  const move: PriceAlert = {
+    alertId: 'm1', username: '#chat:telegram:-100/7', coinId: 'ethereum', condition: 'move', movePercent: '5.25', moveWindowMs: 3_600_000,
+    moveDirection: 'down', repeatMs: 1_800_000, expiresAt: T + 7 * 86_400_000, state: 'cooling', createdAt: T, firedAt: T + 5, fireCount: 2, version: 4, updatedAt: T + 5,
+  };
+
+  it('round-trips every alert field, and nothing else', () => {
+    expect(toAlert(alertItem(move))).toStrictEqual(move);
+    const { movePercent: _p, moveWindowMs: _w, moveDirection: _d, repeatMs: _r, expiresAt: _e, firedAt: _f, ...plain } = move;
+    const above: PriceAlert = { ...plain, condition: 'above', targetPrice: '100000.50', state: 'armed' };
+    expect(toAlert(alertItem(above))).toStrictEqual(above);
+  });
+
+  it('keeps a live alert in the live index and a finished one in the done index by time, removed ones with a TTL', () => {
+    expect(alertItem(move)).toMatchObject({ stateShard: expect.stringMatching(/^live#[0-3]$/), stateSk: `${move.username}#m1` });
+    const fired = alertItem({ ...move, state: 'fired' });
+    expect(fired).toMatchObject({ stateShard: expect.stringMatching(/^done#[0-3]$/), stateSk: `${timeKey(T + 5)}#${move.username}#m1` });
+    expect(fired.ttl).toBeUndefined();
+    expect(alertItem({ ...move, state: 'removed' }).ttl).toBeGreaterThan((T + 5) / 1000);
+    // The change key orders by time and says when.
+    const item = alertItem(move);
+    expect(changeTime(item.changeSk as string)).toBe(T + 5);
+    expect((alertItem({ ...move, updatedAt: T + 6 }).changeSk as string) > (item.changeSk as string)).toBe(true);
+  });
+
+  it('round-trips outbox messages exactly, queued by due time while pending and by settle time once settled', () => {
+    const chat: OutboxMessage = {
+      id: 'alert:m1:2:chat:telegram:-100/7', destination: 'chat:telegram:-100/7', kind: 'broadcast',
+      message: { tone: 'info', title: 'ETH moved', text: 'down 5.25% in 1h' }, createdAt: T, dueAt: T + 10, attempts: 0, status: 'pending',
+    };
+    expect(toOutboxMessage(outboxItem(chat))).toStrictEqual(chat);
+    expect(outboxItem(chat)).toMatchObject({ queue: expect.stringMatching(/^pending#/), queueAt: T + 10 });
+    const email: OutboxMessage = {
+      id: 'trade:tx1:email', destination: 'email:alice', username: 'alice', kind: 'trade', email: { subject: 'Bought', body: '0.1 BTC' },
+      createdAt: T, dueAt: T, attempts: 3, status: 'failed', error: 'bounced', settledAt: T + 99,
+    };
+    expect(toOutboxMessage(outboxItem(email))).toStrictEqual(email);
+    expect(outboxItem(email)).toMatchObject({ queue: expect.stringMatching(/^settled#/), queueAt: T + 99, ttl: expect.any(Number) });
+  });
+});
+
+describe('eachLimited', () => {
+  it('runs at most `limit` at once, runs every item even after a failure, then reports the first failure', async () => {
+    let running = 0;
+    let peak = 0;
+    const done: number[] = [];
+    const task = async (n: number) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 1));
+      running--;
+      if (n === 3) throw new Error('three');
+      done.push(n);
+    };
+    await expect(eachLimited(Array.from({ length: 20 }, (_, i) => i), 4, task)).rejects.toThrow('three');
+    expect(peak).toBe(4);
+    expect(done.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i).filter((n) => n !== 3));
   });
 });

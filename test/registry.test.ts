@@ -53,7 +53,7 @@ describe('short forms in text chats', () => {
   it('show the short form in help and usage lines', async () => {
     const help = await bot.say('ann', '/help alert');
     expect(help).toMatch(/^\/alert\n/);
-    expect(help).toMatch(/^\/alert \[set\] <coin> <above\|below> <price>: Alert me when/m);
-    expect(await bot.say('ann', '/alert btc sideways 5')).toMatch(/Usage: \/alert \[set\] <coin> <above\|below> <price>/);
+    expect(help).toMatch(/^\/alert \[set\] <coin> <above\|below\|move> <value> \[options\.\.\.\]: Alert me when/m);
+    expect(await bot.say('ann', '/alert btc sideways 5')).toMatch(/Usage: \/alert \[set\] <coin> <above\|below\|move> <value> \[options\.\.\.\]/);
   });
 });

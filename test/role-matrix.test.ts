@@ -21,7 +21,12 @@ const EXPECTED: Record<string, Caller[]> = {
   price: EVERYONE, 'coins list': EVERYONE, // public market data
   buy: [U], sell: [U], portfolio: [U], history: [U], // Buy/Sell/Portfolio/Own history: user only
   'alert set': [U], alerts: [U], 'alert remove': [U], // Price Alerts: user only
+  // Group broadcasts: every caller passes the matrix, because a group's own administrators may
+  // be guests; the handler decides (and refuses every caller in a private chat, as here).
+  'broadcast list': EVERYONE, 'broadcast add': EVERYONE, 'broadcast remove': EVERYONE, 'broadcast pause': EVERYONE, 'broadcast resume': EVERYONE,
   'settings show': ACCOUNTS, 'settings currency': ACCOUNTS, 'settings email': ACCOUNTS, // Settings, Currency, Email: all
+  'settings timezone': ACCOUNTS,
+  'settings alerts': [U], 'settings digest': [U], // where a user's alerts and digest go: Price Alerts, user only
   market: [N], // Market Analysis: analyst only
   stats: [A, N, M], // System Statistics
   users: [A, M], transactions: [A, M], // View All Users, Transaction History (All)
@@ -58,7 +63,15 @@ const VALID: Record<string, string | ((caller: Caller) => string | Promise<strin
   'alert set': '/alert btc above 1000000',
   alerts: '/alerts',
   'alert remove': async () => `/alert remove ${await anAlertOfTheUser()}`,
+  'broadcast list': '/broadcast list',
+  'broadcast add': '/broadcast add btc above 1000000',
+  'broadcast remove': '/broadcast remove 3f9a1c2b7d4e',
+  'broadcast pause': '/broadcast pause',
+  'broadcast resume': '/broadcast resume',
   'settings show': '/settings',
+  'settings alerts': '/settings alerts dm',
+  'settings timezone': '/settings timezone Europe/Athens',
+  'settings digest': '/settings digest on',
   'settings currency': '/settings currency eur',
   'settings email': '/settings email on',
   market: '/market',
@@ -84,6 +97,7 @@ const VALID: Record<string, string | ((caller: Caller) => string | Promise<strin
 const HANDLER_DECLINES: Record<string, { callers: Caller[]; answer: RegExp }> = {
   signup: { callers: ACCOUNTS, answer: /already linked to the account/ },
   login: { callers: ACCOUNTS, answer: /already linked to the account/ },
+  ...Object.fromEntries(['list', 'add', 'remove', 'pause', 'resume'].map((sub) => [`broadcast ${sub}`, { callers: EVERYONE, answer: /Broadcasts are for groups and channels/ }])),
 };
 
 const CALLERS: Caller[] = [G, U, A, N, M];
@@ -131,7 +145,8 @@ async function freshLinkCode(): Promise<string> {
 
 async function anAlertOfTheUser(): Promise<string> {
   const alertId = `matrix${++alertsMade}`;
-  await bot.store.createAlert({ alertId, username: 'the_user', coinId: 'bitcoin', condition: 'above', targetPrice: '1000000', active: true, createdAt: bot.clock.now() }, 100);
+  const now = bot.clock.now();
+  await bot.store.createAlert({ alertId, username: 'the_user', coinId: 'bitcoin', condition: 'above', targetPrice: '1000000', state: 'armed', createdAt: now, updatedAt: now, fireCount: 0, version: 1 }, 100);
   return alertId;
 }
 

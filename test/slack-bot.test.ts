@@ -5,11 +5,12 @@
  * clock, as Bolt checks the timestamp against it. Assertions are about what a Slack user would
  * see: the channel as each user sees it (ephemeral messages only for their user) and DMs.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSlackBot, type SlackBot, type SlackBotOptions } from '../adapters/slack/bot';
 import { buttonOf, commandLine, slackAddress } from '../adapters/slack/mapping';
 import { escapeMrkdwn, renderSlackMessage } from '../adapters/slack/render';
-import { AlertEngine } from '../core/alert-engine';
+import { alertPipeline } from './support/alerts';
+import type { IncomingCommand } from '../core/dispatcher';
 import type { LinkedIdentity } from '../core/domain';
 import type { Logger } from '../core/ports';
 import { configuredChatAdapters } from '../src/adapters';
@@ -216,22 +217,22 @@ describe('Slack bot', () => {
     await pulse(ANN, 'alert set btc above 55000');
     expect(await core.store.listAlerts('ann')).toHaveLength(1);
     core.feed.set('bitcoin', '56000');
-    const engine = new AlertEngine(core.core.services, deliverThroughAdapters([slack], logger));
+    const engine = alertPipeline(core.core.services, deliverThroughAdapters([slack], logger));
     expect(await engine.check()).toBe(1);
     const dm = await standin.waitFor(() => standin.dmsOf(ANN)[0]);
     expect(textOf(dm)).toMatch(/BTC is above \$55,000\.00/);
     const identity: LinkedIdentity = { key: `slack:${standin.teamId}:${ANN}`, platform: 'slack', username: 'ann', linkedAt: 0 };
-    expect(await slack.deliverToUser(identity, { tone: 'info', text: 'second' })).toBe(true);
+    expect(await slack.deliverToUser(identity, { tone: 'info', text: 'second' })).toEqual({ status: 'sent' });
     expect(standin.callsTo('conversations.open')).toHaveLength(1);
     expect(standin.callsTo('conversations.open')[0]!.params.users).toBe(ANN);
     // Other platforms' addresses are not ours.
-    expect(await slack.deliverToUser({ key: 'telegram:5', platform: 'telegram', username: 'x', linkedAt: 0 }, { tone: 'info', text: 'x' })).toBe(false);
-    expect(await slack.deliverToChat('telegram:-100', { tone: 'info', text: 'x' })).toBe(false);
+    expect(await slack.deliverToUser({ key: 'telegram:5', platform: 'telegram', username: 'x', linkedAt: 0 }, { tone: 'info', text: 'x' })).toMatchObject({ status: 'failed' });
+    expect(await slack.deliverToChat('telegram:-100', { tone: 'info', text: 'x' })).toMatchObject({ status: 'failed' });
   });
 
   it('posts into a channel by its prefixed id, waiting out a 429 on chat.postMessage', async () => {
     standin.rateLimit('chat.postMessage', { count: 1, retryAfter: 1 });
-    expect(await slack.deliverToChat(`slack:${standin.teamId}:${GENERAL}`, { tone: 'info', title: 'Maintenance at 13:00 UTC', text: 'Trading pauses for 5 minutes.' })).toBe(true);
+    expect(await slack.deliverToChat(`slack:${standin.teamId}:${GENERAL}`, { tone: 'info', title: 'Maintenance at 13:00 UTC', text: 'Trading pauses for 5 minutes.' })).toEqual({ status: 'sent' });
     const posts = standin.callsTo('chat.postMessage');
     expect(posts.map((c) => c.status)).toEqual([429, 200]);
     expect(standin.messages(GENERAL).map((m) => textOf(m))).toEqual(['Maintenance at 13:00 UTC\nTrading pauses for 5 minutes.']);
@@ -321,7 +322,7 @@ describe('Slack bot', () => {
     await slack.stop();
     await expect(fetch(url, { method: 'POST', body: '' })).rejects.toThrow();
     const identity: LinkedIdentity = { key: `slack:${standin.teamId}:${ANN}`, platform: 'slack', username: 'ann', linkedAt: 0 };
-    expect(await slack.deliverToUser(identity, { tone: 'info', text: 'late' })).toBe(false);
+    expect(await slack.deliverToUser(identity, { tone: 'info', text: 'late' })).toEqual({ status: 'failed', reason: 'the slack adapter is not running' });
     expect(standin.callsTo('chat.postMessage')).toHaveLength(0);
   });
 
@@ -343,6 +344,69 @@ describe('Slack bot', () => {
     expect(config.SLACK_COMMAND).toBe('/pulse');
     const adapters = configuredChatAdapters(config, core.core, logger);
     expect(adapters.map((a) => a.platform)).toEqual(['slack']);
+  });
+});
+
+describe('Slack pushes and workspace admins', () => {
+  const notice = { tone: 'info' as const, title: 'BTC moved 5% in 1h' };
+  const address = (channel: string) => `slack:${standin.teamId}:${channel}`;
+
+  it('an archived channel, one the bot was removed from, or a deleted one is gone', async () => {
+    standin.channel('C0ARCHIVE', 'old-news').archived = true;
+    standin.channel('C0KICKED', 'private-club').botRemoved = true;
+    expect(await slack.deliverToChat(address('C0ARCHIVE'), notice)).toEqual({ status: 'gone', reason: 'is_archived' });
+    expect(await slack.deliverToChat(address('C0KICKED'), notice)).toEqual({ status: 'gone', reason: 'not_in_channel' });
+    standin.deleteChannel(GENERAL);
+    expect(await slack.deliverToChat(address(GENERAL), notice)).toEqual({ status: 'gone', reason: 'channel_not_found' });
+  });
+
+  it('a user gone from the workspace is gone; a server error outlasting the retries is failed, and the next push goes through', async () => {
+    const gone: LinkedIdentity = { key: `slack:${standin.teamId}:U0NOBODY`, platform: 'slack', username: 'nobody', linkedAt: 0 };
+    expect(await slack.deliverToUser(gone, notice)).toEqual({ status: 'gone', reason: 'user_not_found' });
+
+    const bot = await makeBot({ senderTuning: { backoffMs: 1, maxTransientAttempts: 3 } });
+    standin.fail('chat.postMessage', { count: 3, status: 503 });
+    expect(await bot.deliverToChat(address(GENERAL), notice)).toMatchObject({ status: 'failed' });
+    expect(standin.callsTo('chat.postMessage').map((c) => c.status)).toEqual([503, 503, 503]);
+    expect(await bot.deliverToChat(address(GENERAL), notice)).toEqual({ status: 'sent' });
+  });
+
+  it("a push is tried even where this process remembers the channel as dead: the store decides", async () => {
+    const club = standin.channel('C0CLUB', 'club');
+    club.botRemoved = true;
+    expect(await slack.deliverToChat(address('C0CLUB'), notice)).toMatchObject({ status: 'gone' });
+    club.botRemoved = false; // invited back; this process heard nothing of it
+    expect(await slack.deliverToChat(address('C0CLUB'), notice)).toEqual({ status: 'sent' });
+  });
+
+  it('asks users.info whether a caller in a channel is a workspace admin or owner; never in a DM', async () => {
+    standin.user('U0ADMIN', 'ada', { isAdmin: true });
+    standin.user('U0OWNER', 'olga', { isOwner: true });
+    standin.user('U0PRIME', 'pat', { isPrimaryOwner: true });
+    const dispatch = core.core.dispatcher.dispatch.bind(core.core.dispatcher);
+    const seen: IncomingCommand[] = [];
+    vi.spyOn(core.core.dispatcher, 'dispatch').mockImplementation(async (input) => {
+      seen.push(input);
+      return dispatch(input);
+    });
+    const asks = async (user: string, channel = GENERAL) => {
+      await pulse(user, 'price btc', channel);
+      return seen.at(-1)!.isChatAdmin;
+    };
+    const before = standin.callsTo('users.info').length;
+    const byAnn = (await asks(ANN))!;
+    expect(standin.callsTo('users.info')).toHaveLength(before); // asked only when a command wants to know
+    expect(await byAnn()).toBe(false);
+    expect(await byAnn()).toBe(false);
+    expect(standin.callsTo('users.info')).toHaveLength(before + 1); // once per request
+    expect(standin.callsTo('users.info').at(-1)!.params.user).toBe(ANN);
+    for (const admin of ['U0ADMIN', 'U0OWNER', 'U0PRIME']) expect(await (await asks(admin))!(), admin).toBe(true);
+    expect(await asks(ANN, standin.dmChannel(ANN))).toBeUndefined();
+
+    // Slack cannot be asked: not an admin.
+    standin.fail('users.info', { count: 5, status: 500 });
+    expect(await (await asks('U0ADMIN'))!()).toBe(false);
+    vi.restoreAllMocks();
   });
 });
 

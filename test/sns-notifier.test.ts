@@ -31,8 +31,11 @@ function recordingLogger(): Logger & { lines: LogLine[] } {
 let sns: SnsStandin;
 let notifier: SnsNotifier;
 let logger: ReturnType<typeof recordingLogger>;
-/** Every wait the notifier asked for (retries, pacing); they return at once. */
+/** Every wait the notifier asked for (pacing, retries of subscribe and unsubscribe); they return
+ *  at once and move `clock` on. */
 let sleeps: number[];
+/** The notifier's clock: it moves only by the waits it asks for. */
+let clock: number;
 
 async function start(standin: SnsStandinOptions = {}, options: Partial<SnsNotifierOptions> = {}): Promise<void> {
   sns = await startSnsStandin(standin);
@@ -42,6 +45,7 @@ async function start(standin: SnsStandinOptions = {}, options: Partial<SnsNotifi
 function makeNotifier(options: Partial<SnsNotifierOptions> = {}): SnsNotifier {
   logger = recordingLogger();
   sleeps = [];
+  clock = 1_000_000;
   return createSnsNotifier({
     region: 'us-east-1',
     topicPrefix: PREFIX,
@@ -49,7 +53,9 @@ function makeNotifier(options: Partial<SnsNotifierOptions> = {}): SnsNotifier {
     client: createSnsClient({ region: 'us-east-1', endpoint: sns.endpoint, credentials: CREDENTIALS }),
     sleep: async (ms) => {
       sleeps.push(ms);
+      clock += ms;
     },
+    now: () => clock,
     random: () => 0.5,
     ...options,
   });
@@ -84,8 +90,7 @@ describe('the wire protocol', () => {
     expect(sns.callsOf('Subscribe')[0]!.params).toMatchObject({ Protocol: 'email', Endpoint: 'alice@example.com', TopicArn: `arn:aws:sns:us-east-1:123456789012:${PREFIX}alice` });
 
     sns.confirm('alice@example.com');
-    notifier.send('alice', trade('bought 1 BTC'));
-    await notifier.flush();
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'sent' });
     expect(sns.callsOf('Publish')[0]!.params).toMatchObject({
       Action: 'Publish',
       Subject: 'CryptoPulse: bought 1 BTC',
@@ -110,10 +115,9 @@ describe('who receives what', () => {
   it('gives each user a topic of their own: a publish reaches only that user', async () => {
     await emailOn('alice');
     await emailOn('bob');
-    notifier.send('alice', trade('bought 0.5 BTC'));
-    notifier.send('bob', trade('sold 10 ETH'));
-    notifier.send('alice', trade('sold 0.1 BTC'));
-    await notifier.flush();
+    expect(await notifier.deliver('alice', trade('bought 0.5 BTC'))).toEqual({ status: 'sent' });
+    expect(await notifier.deliver('bob', trade('sold 10 ETH'))).toEqual({ status: 'sent' });
+    expect(await notifier.deliver('alice', trade('sold 0.1 BTC'))).toEqual({ status: 'sent' });
 
     expect(subjects('alice@example.com')).toEqual(['CryptoPulse: bought 0.5 BTC', 'CryptoPulse: sold 0.1 BTC']);
     expect(subjects('bob@example.com')).toEqual(['CryptoPulse: sold 10 ETH']);
@@ -129,14 +133,13 @@ describe('who receives what', () => {
 
   it('delivers nothing until the address confirms', async () => {
     await notifier.subscribe('alice', 'alice@example.com');
-    notifier.send('alice', trade('bought 1 BTC'));
-    await notifier.flush();
+    // SNS takes the publish (so the outbox settles it) but has no confirmed address to send it to.
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'sent' });
     expect(sns.deliveries).toEqual([]);
     expect(sns.confirmationMails).toEqual([expect.objectContaining({ email: 'alice@example.com' })]);
 
     sns.confirm('alice@example.com');
-    notifier.send('alice', trade('bought 2 BTC'));
-    await notifier.flush();
+    await notifier.deliver('alice', trade('bought 2 BTC'));
     expect(subjects('alice@example.com')).toEqual(['CryptoPulse: bought 2 BTC']);
   });
 
@@ -146,13 +149,11 @@ describe('who receives what', () => {
 
     expect(sns.callsOf('Unsubscribe')).toHaveLength(1);
     expect(sns.topic(`${PREFIX}alice`)!.subscriptions.map((s) => [s.endpoint, s.confirmed])).toEqual([['alice@new.example', false]]);
-    notifier.send('alice', trade('bought 1 BTC'));
-    await notifier.flush();
+    await notifier.deliver('alice', trade('bought 1 BTC'));
     expect(sns.deliveries).toEqual([]);
 
     sns.confirm('alice@new.example');
-    notifier.send('alice', trade('bought 2 BTC'));
-    await notifier.flush();
+    await notifier.deliver('alice', trade('bought 2 BTC'));
     expect(subjects('alice@new.example')).toEqual(['CryptoPulse: bought 2 BTC']);
     expect(sns.inbox('alice@old.example')).toEqual([]);
   });
@@ -167,8 +168,7 @@ describe('who receives what', () => {
     expect(sns.confirm('typo@example.com')).toBe(0);
     expect(sns.confirm('alice@example.com')).toBe(1);
 
-    notifier.send('alice', trade('bought 1 BTC'));
-    await notifier.flush();
+    await notifier.deliver('alice', trade('bought 1 BTC'));
     expect(sns.deliveries.map((d) => d.email)).toEqual(['alice@example.com']);
   });
 
@@ -184,36 +184,34 @@ describe('who receives what', () => {
     expect(sns.topic(`${PREFIX}bob`)!.subscriptions).toHaveLength(1);
   });
 
-  it('turning email off deletes the topic: nothing is delivered and no topic comes back', async () => {
+  it('turning email off deletes the topic: later emails are skipped, nothing is delivered and no topic comes back', async () => {
     await emailOn('alice');
     await emailOn('bob');
     await notifier.unsubscribe('alice');
 
     expect(sns.topic(`${PREFIX}alice`)).toBeUndefined();
-    notifier.send('alice', trade('bought 1 BTC'));
-    notifier.send('bob', trade('bought 1 ETH'));
-    await notifier.flush();
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'skipped', reason: 'email turned off' });
+    expect(await notifier.deliver('bob', trade('bought 1 ETH'))).toEqual({ status: 'sent' });
     expect(sns.deliveries.map((d) => d.email)).toEqual(['bob@example.com']);
+    expect(sns.callsOf('Publish')).toHaveLength(1); // alice's was not even tried
     expect(sns.topics().map((t) => t.name)).toEqual([`${PREFIX}bob`]);
     // Off for a user who never had email is fine too (DeleteTopic is idempotent).
     await notifier.unsubscribe('carol');
     expect(sns.topic(`${PREFIX}carol`)).toBeUndefined();
   });
 
-  it('messages waiting when email goes off are discarded', async () => {
+  it('a publish in flight when email goes off reaches nobody, and later ones are not published', async () => {
     await emailOn('alice');
     const release = sns.hold('Publish');
-    notifier.send('alice', trade('first'));
+    const inFlight = notifier.deliver('alice', trade('first'));
     await vi.waitFor(() => expect(sns.callsOf('Publish')).toHaveLength(1));
-    notifier.send('alice', trade('second'));
-    notifier.send('alice', trade('third'));
     await notifier.unsubscribe('alice');
     release();
-    await notifier.flush();
-    // The publish in flight meets a deleted topic; the two behind it are never published.
+    // The publish in flight meets a deleted topic; the one after it is never published.
+    expect(await inFlight).toEqual({ status: 'skipped', reason: 'no email subscription' });
+    expect(await notifier.deliver('alice', trade('second'))).toEqual({ status: 'skipped', reason: 'email turned off' });
     expect(sns.deliveries).toEqual([]);
     expect(sns.callsOf('Publish')).toHaveLength(1);
-    expect(logger.lines).toContainEqual(expect.objectContaining({ level: 'warn', obj: { username: 'alice', dropped: 2 } }));
   });
 
   it('a notifier started later (after a restart) finds existing topics without creating any', async () => {
@@ -223,10 +221,8 @@ describe('who receives what', () => {
 
     notifier = makeNotifier();
     const created = sns.callsOf('CreateTopic').length;
-    notifier.send('alice', trade('bought 1 BTC')); // first message: one CreateTopic (idempotent) learns the ARN prefix
-    await notifier.flush();
-    notifier.send('bob', trade('bought 1 ETH')); // then ARNs are built, no call
-    await notifier.flush();
+    await notifier.deliver('alice', trade('bought 1 BTC')); // first message: one CreateTopic (idempotent) learns the ARN prefix
+    await notifier.deliver('bob', trade('bought 1 ETH')); // then ARNs are built, no call
     expect(sns.callsOf('CreateTopic').length - created).toBe(1);
     expect(subjects('alice@example.com')).toEqual(['CryptoPulse: bought 1 BTC']);
     expect(subjects('bob@example.com')).toEqual(['CryptoPulse: bought 1 ETH']);
@@ -237,72 +233,58 @@ describe('who receives what', () => {
     sns = await startSnsStandin();
     notifier = makeNotifier();
     await emailOn('alice');
-    notifier.send('bob', trade('late'));
-    await notifier.flush();
+    expect(await notifier.deliver('bob', trade('late'))).toEqual({ status: 'skipped', reason: 'no email subscription' });
     expect(sns.topics().map((t) => t.name)).toEqual([`${PREFIX}alice`]);
     expect(logger.lines).toContainEqual(expect.objectContaining({ msg: expect.stringMatching(/no email topic/) }));
   });
 });
 
-describe('publishing off the trade\'s path', () => {
-  beforeEach(() => start({}, { maxAttempts: 4 }));
+describe('deliver(): one attempt per call; the outbox worker keeps the message and retries it', () => {
+  beforeEach(() => start({}, { perUserIntervalMs: 0 }));
 
-  it('send() returns before the publish completes', async () => {
+  it('is sent when SNS took it, to that user only, once', async () => {
     await emailOn('alice');
-    const release = sns.hold('Publish');
-    notifier.send('alice', trade('bought 1 BTC'));
-    // send() has returned while the publish is still waiting on SNS.
-    await vi.waitFor(() => expect(sns.callsOf('Publish')).toHaveLength(1));
-    expect(sns.deliveries).toEqual([]);
-    let flushed = false;
-    const flushing = notifier.flush().then(() => (flushed = true));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(flushed).toBe(false);
-    release();
-    await flushing;
+    await emailOn('bob');
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'sent' });
     expect(subjects('alice@example.com')).toEqual(['CryptoPulse: bought 1 BTC']);
+    expect(sns.inbox('bob@example.com')).toEqual([]);
+    expect(sns.callsOf('Publish')).toHaveLength(1);
   });
 
-  it('retries a failing publish with growing, jittered waits and delivers it once', async () => {
+  it('throttling and server errors are failed (worth retrying), after one attempt and no waiting of its own', async () => {
     await emailOn('alice');
     sns.failNext('Publish', 'InternalError', 500);
     sns.failNext('Publish', 'Throttling', 400, 1, 'Rate exceeded');
-    notifier.send('alice', trade('bought 1 BTC'));
-    await notifier.flush();
+    sns.failNext('Publish', 'Throttled', 429);
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'failed', reason: expect.stringMatching(/^InternalError \(HTTP 500\)/) });
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'failed', reason: 'Throttling (HTTP 400): Rate exceeded' });
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'failed', reason: expect.stringMatching(/^Throttled \(HTTP 429\)/) });
+    // Each call made exactly one attempt: the outbox decides when to try again.
+    expect(sns.callsOf('Publish').map((c) => c.status)).toEqual([500, 400, 429]);
+    expect(sleeps).toEqual([]);
+    expect(sns.deliveries).toEqual([]);
 
-    expect(sns.callsOf('Publish').map((c) => c.status)).toEqual([500, 400, 200]);
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'sent' });
     expect(subjects('alice@example.com')).toEqual(['CryptoPulse: bought 1 BTC']);
-    // base 500 ms, doubling, "equal jitter" with random() = 0.5: 375, 750.
-    expect(sleeps).toEqual([375, 750]);
     expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
   });
 
-  it('drops a message after maxAttempts with a warning; send() never throws', async () => {
+  it('is skipped when SNS refused the request itself (retrying cannot help), with a warning', async () => {
     await emailOn('alice');
-    sns.failNext('Publish', 'InternalError', 500, Infinity);
-    expect(() => notifier.send('alice', trade('bought 1 BTC'))).not.toThrow();
-    await notifier.flush();
-
-    expect(sns.callsOf('Publish')).toHaveLength(4);
+    sns.failNext('Publish', 'InvalidParameter', 400);
+    sns.failNext('Publish', 'AuthorizationError', 403);
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'skipped', reason: expect.stringMatching(/^SNS refused it: InvalidParameter \(HTTP 400\)/) });
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'skipped', reason: expect.stringMatching(/^SNS refused it: AuthorizationError \(HTTP 403\)/) });
+    expect(sns.callsOf('Publish')).toHaveLength(2);
     expect(sns.deliveries).toEqual([]);
-    expect(sleeps).toEqual([375, 750, 1500]);
     expect(logger.lines).toContainEqual({
       level: 'warn',
-      obj: expect.objectContaining({ username: 'alice', attempts: 4, err: expect.objectContaining({ code: 'InternalError', status: 500 }) }),
-      msg: 'email: publish failed, message dropped',
+      obj: { username: 'alice', subject: 'CryptoPulse: bought 1 BTC', err: expect.objectContaining({ code: 'InvalidParameter', status: 400 }) },
+      msg: 'email: SNS refused the message',
     });
   });
 
-  it('does not retry what SNS refused as invalid', async () => {
-    await emailOn('alice');
-    sns.failNext('Publish', 'InvalidParameter', 400);
-    notifier.send('alice', trade('bought 1 BTC'));
-    await notifier.flush();
-    expect(sns.callsOf('Publish')).toHaveLength(1);
-    expect(logger.lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'email: publish failed, message dropped' }));
-  });
-
-  it('a hung SNS times out and the publish is retried', async () => {
+  it('a hung SNS times out: failed, and the next attempt delivers', async () => {
     await notifier.stop();
     notifier = createSnsNotifier({
       region: 'us-east-1', topicPrefix: PREFIX, logger: (logger = recordingLogger()), sleep: async () => {},
@@ -310,76 +292,96 @@ describe('publishing off the trade\'s path', () => {
     });
     await emailOn('alice');
     const release = sns.hold('Publish');
-    notifier.send('alice', trade('bought 1 BTC'));
-    await notifier.flush();
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'failed', reason: expect.stringMatching(/timeout|timed out/i) });
+    expect(sns.deliveries).toEqual([]);
+    expect(await notifier.deliver('alice', trade('bought 1 BTC'))).toEqual({ status: 'sent' });
     expect(subjects('alice@example.com')).toEqual(['CryptoPulse: bought 1 BTC']);
     expect(sns.callsOf('Publish')).toHaveLength(2);
     release();
   });
 
-  it('one failing user does not hold up the others', async () => {
+  it('one user\'s slow publish does not hold up another user\'s', async () => {
     await emailOn('alice');
     await emailOn('bob');
     const release = sns.hold('Publish');
-    notifier.send('alice', trade('stuck'));
+    const stuck = notifier.deliver('alice', trade('stuck'));
     await vi.waitFor(() => expect(sns.callsOf('Publish')).toHaveLength(1));
-    notifier.send('bob', trade('bought 1 ETH'));
-    await vi.waitFor(() => expect(subjects('bob@example.com')).toEqual(['CryptoPulse: bought 1 ETH']));
+    expect(await notifier.deliver('bob', trade('bought 1 ETH'))).toEqual({ status: 'sent' });
+    expect(subjects('bob@example.com')).toEqual(['CryptoPulse: bought 1 ETH']);
+    expect(sns.inbox('alice@example.com')).toEqual([]);
     release();
-    await notifier.flush();
+    expect(await stuck).toEqual({ status: 'sent' });
     expect(subjects('alice@example.com')).toEqual(['CryptoPulse: stuck']);
   });
 
-  it('paces messages to one address (SNS may suspend an email endpoint above ~10/s)', async () => {
+  it('paces emails to one address (SNS may suspend an email endpoint above ~10/s), not across users', async () => {
     await notifier.stop();
-    const clock = 1_000_000;
-    notifier = makeNotifier({ now: () => clock, perUserIntervalMs: 250 });
+    notifier = makeNotifier({ perUserIntervalMs: 250 });
     await emailOn('alice');
-    for (let i = 1; i <= 3; i++) notifier.send('alice', trade(`trade ${i}`));
-    notifier.send('bob', trade('other user'));
-    await notifier.flush();
+    await emailOn('bob');
+    for (let i = 1; i <= 3; i++) await notifier.deliver('alice', trade(`trade ${i}`));
+    await notifier.deliver('bob', trade('other user'));
     expect(subjects('alice@example.com')).toEqual(['CryptoPulse: trade 1', 'CryptoPulse: trade 2', 'CryptoPulse: trade 3']);
-    expect(sleeps).toEqual([250, 250]); // the clock stood still, so each later message waited a full interval
+    expect(subjects('bob@example.com')).toEqual(['CryptoPulse: other user']);
+    // The clock moves only by these waits: each later email to alice waited a full interval; bob's did not wait.
+    expect(sleeps).toEqual([250, 250]);
   });
 
-  it('never throws from send(), whatever it is given or whatever the logger does', async () => {
+  it('paces overlapping deliveries to one address too (two outbox runs at once)', async () => {
     await notifier.stop();
+    notifier = makeNotifier({ perUserIntervalMs: 250, now: () => 1_000_000 }); // a clock that stands still
+    await emailOn('alice');
+    const results = await Promise.all([1, 2, 3].map((i) => notifier.deliver('alice', trade(`trade ${i}`))));
+    expect(results.map((r) => r.status)).toEqual(['sent', 'sent', 'sent']);
+    // All three asked at the same moment: they got the slots now, +250 ms and +500 ms.
+    expect(sleeps).toEqual([250, 500]);
+    expect(subjects('alice@example.com').sort()).toEqual(['CryptoPulse: trade 1', 'CryptoPulse: trade 2', 'CryptoPulse: trade 3']);
+  });
+
+  it('never throws, whatever it is given or whatever the logger does', async () => {
+    await emailOn('alice');
     const throwing: Logger = { info: () => { throw new Error('log down'); }, warn: () => { throw new Error('log down'); }, error: () => { throw new Error('log down'); } };
-    notifier = createSnsNotifier({ region: 'us-east-1', topicPrefix: PREFIX, logger: throwing, client: createSnsClient({ region: 'us-east-1', endpoint: sns.endpoint, credentials: CREDENTIALS }), sleep: async () => {} });
-    expect(() => notifier.send('alice', undefined as never)).not.toThrow();
-    expect(() => notifier.send('alice', { subject: null, body: 42 } as never)).not.toThrow();
-    await notifier.flush();
+    const quiet = createSnsNotifier({ region: 'us-east-1', topicPrefix: PREFIX, logger: throwing, client: createSnsClient({ region: 'us-east-1', endpoint: sns.endpoint, credentials: CREDENTIALS }), sleep: async () => {} });
+    try {
+      await expect(quiet.deliver('alice', undefined as never)).resolves.toMatchObject({ status: 'failed' });
+      expect(await quiet.deliver('alice', { subject: null, body: 42 } as never)).toEqual({ status: 'sent' });
+      expect(sns.inbox('alice@example.com')).toEqual([expect.objectContaining({ subject: 'CryptoPulse notification', message: '42' })]);
+      // A refusal is logged: the failing logger does not turn it into a retry.
+      sns.failNext('Publish', 'InvalidParameter', 400);
+      expect(await quiet.deliver('alice', trade('bought 1 BTC'))).toMatchObject({ status: 'skipped' });
+    } finally {
+      await quiet.stop();
+    }
   });
 
-  it('stop() drops what is waiting, ends retry waits, and refuses new messages without throwing', async () => {
+  it('stop() ends a pacing wait and refuses new emails: they say failed, so the outbox keeps them', async () => {
+    await notifier.stop();
+    notifier = makeNotifier({ perUserIntervalMs: 250, now: () => 1_000_000, sleep: () => new Promise<void>(() => {}) });
     await emailOn('alice');
-    sns.failNext('Publish', 'InternalError', 500, Infinity);
-    let wake!: () => void;
+    expect(await notifier.deliver('alice', trade('one'))).toEqual({ status: 'sent' });
+    const waiting = notifier.deliver('alice', trade('two')); // waits for its slot, on a sleep that never ends
     await notifier.stop();
-    notifier = makeNotifier({ sleep: () => new Promise<void>((resolve) => (wake = resolve)) });
-    notifier.send('alice', trade('one'));
-    notifier.send('alice', trade('two'));
-    await vi.waitFor(() => expect(sns.callsOf('Publish')).toHaveLength(1));
-    await vi.waitFor(() => expect(wake).toBeTypeOf('function')); // waiting to retry
-    await notifier.stop();
+    expect(await waiting).toEqual({ status: 'failed', reason: 'the email notifier is stopping' });
+    expect(await notifier.deliver('alice', trade('three'))).toEqual({ status: 'failed', reason: 'the email notifier is stopping' });
     expect(sns.callsOf('Publish')).toHaveLength(1);
-    expect(() => notifier.send('alice', trade('three'))).not.toThrow();
-    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual([
-      'email: notifier stopped, waiting messages discarded',
-      'email: notifier stopped, message dropped',
-      'email: notifier stopped, message not sent',
-    ]);
+    expect(subjects('alice@example.com')).toEqual(['CryptoPulse: one']);
   });
 
-  it('stop(graceMs) first lets the queue drain', async () => {
+  it('stop(graceMs) lets a publish in flight finish rather than cut it off', async () => {
     await notifier.stop();
-    notifier = makeNotifier({ sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()), perUserIntervalMs: 0 });
+    notifier = makeNotifier({ sleep: () => new Promise<void>(() => {}) }); // the grace period never runs out here
     await emailOn('alice');
-    notifier.send('alice', trade('one'));
-    notifier.send('alice', trade('two'));
-    await notifier.stop(5_000);
-    expect(subjects('alice@example.com')).toEqual(['CryptoPulse: one', 'CryptoPulse: two']);
-    expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
+    const release = sns.hold('Publish');
+    const inFlight = notifier.deliver('alice', trade('bought 1 BTC'));
+    await vi.waitFor(() => expect(sns.callsOf('Publish')).toHaveLength(1));
+    let stopped = false;
+    const stopping = notifier.stop(5_000).then(() => (stopped = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(await inFlight).toEqual({ status: 'sent' });
+    expect(subjects('alice@example.com')).toEqual(['CryptoPulse: bought 1 BTC']);
   });
 });
 
@@ -458,10 +460,11 @@ describe('subjects and bodies SNS accepts', () => {
   it('subjects lose line breaks and control characters and stay under 100 characters', async () => {
     await emailOn('alice');
     const long = `CryptoPulse: alert\r\nBTC\tabove ${'very '.repeat(40)}high`;
-    notifier.send('alice', { subject: long, body: 'body' });
-    notifier.send('alice', { subject: '  \n ', body: '' });
-    notifier.send('alice', { subject: 'Alerte : BTC au-dessus de 50 000 € — “prix” 🚀 CN¥7 résumé', body: 'body' });
-    await notifier.flush();
+    for (const message of [
+      { subject: long, body: 'body' },
+      { subject: '  \n ', body: '' },
+      { subject: 'Alerte : BTC au-dessus de 50 000 € — “prix” 🚀 CN¥7 résumé', body: 'body' },
+    ]) expect(await notifier.deliver('alice', message)).toEqual({ status: 'sent' });
 
     const [first, second, third] = sns.inbox('alice@example.com');
     expect(first!.subject).toMatch(/^CryptoPulse: alert BTC above very .*\.\.\.$/);

@@ -170,6 +170,107 @@ describe('SqliteStore on disk', () => {
     expect(next.status === 'done' && next.transaction.timestamp).toBe(T + 501);
   });
 
+  it('upgrades a version-4 file: alerts keep their place, active ones armed and the rest fired once', async () => {
+    const file = newFile();
+    mkdirSync(dirname(file), { recursive: true });
+    const old = new Database(file);
+    for (const [i, migration] of MIGRATIONS.slice(0, 4).entries()) {
+      old.exec(migration.sql);
+      migration.seed?.(old);
+      old.pragma(`user_version = ${i + 1}`);
+    }
+    old.prepare(`INSERT INTO accounts VALUES ('alice', 'alice@example.com', 'alice@example.com', NULL, 'user', ?, 'usd', 1)`).run(T);
+    old.prepare(`INSERT INTO portfolios (username, cash, holdings, realized_pnl, version, created_at) VALUES ('alice', '100', '{}', '0', 0, ?)`).run(T);
+    old.prepare(`INSERT INTO identities VALUES ('telegram:1', 'telegram', 'alice', ?)`).run(T);
+    const insert = old.prepare(`INSERT INTO alerts VALUES (?, 'alice', ?, ?, ?, ?, ?, ?)`);
+    insert.run('a-old-fired', 'bitcoin', 'above', '100000.50', 0, T + 1, T + 50);
+    insert.run('a-armed', 'ethereum', 'below', '1999.99', 1, T + 2, null);
+    insert.run('a-armed-2', 'bitcoin', 'below', '0.00000001', 1, T + 3, null);
+    old.close();
+
+    const store = open(file);
+    expect(await store.getAccount('alice')).toStrictEqual({ ...account('alice'), emailNotifications: true });
+    expect(await store.findIdentity('telegram:1')).toStrictEqual({ key: 'telegram:1', platform: 'telegram', username: 'alice', linkedAt: T });
+    expect(await store.listAlerts('alice')).toStrictEqual([
+      { alertId: 'a-old-fired', username: 'alice', coinId: 'bitcoin', condition: 'above', targetPrice: '100000.50', state: 'fired',
+        createdAt: T + 1, firedAt: T + 50, fireCount: 1, version: 1, updatedAt: T + 50 },
+      { alertId: 'a-armed', username: 'alice', coinId: 'ethereum', condition: 'below', targetPrice: '1999.99', state: 'armed',
+        createdAt: T + 2, fireCount: 0, version: 1, updatedAt: T + 2 },
+      { alertId: 'a-armed-2', username: 'alice', coinId: 'bitcoin', condition: 'below', targetPrice: '0.00000001', state: 'armed',
+        createdAt: T + 3, fireCount: 0, version: 1, updatedAt: T + 3 },
+    ]);
+    expect((await store.stats()).activeAlerts).toBe(2);
+    expect((await store.listLiveAlerts({ limit: 10 })).items.map((a) => a.alertId).sort()).toEqual(['a-armed', 'a-armed-2']);
+    // The change feed starts after the copied rows, and the next change comes after them.
+    const cursor = await store.alertChangeCursor();
+    expect((await store.listAlertChanges('0')).alerts.map((a) => a.alertId)).toEqual(['a-old-fired', 'a-armed', 'a-armed-2']);
+    expect(await store.fireAlerts([{ username: 'alice', alertId: 'a-armed', version: 1, state: 'fired', at: T + 60, messages: [] }])).toEqual(new Set(['a-armed']));
+    expect((await store.listAlertChanges(cursor)).alerts.map((a) => [a.alertId, a.state])).toEqual([['a-armed', 'fired']]);
+    // A group's broadcast rule needs no account (the old table had a foreign key on the owner).
+    expect(await store.createAlert({ alertId: 'g1', username: '#chat:telegram:-100123', coinId: 'bitcoin', condition: 'above',
+      targetPrice: '1', state: 'armed', createdAt: T, fireCount: 0, version: 1, updatedAt: T }, 5)).toBe('created');
+  });
+
+  it('stamps a removal with its clock, so pruning keeps it until then', async () => {
+    let now = T + 5_000;
+    const store = SqliteStore.open({ file: ':memory:', now: () => now });
+    opened.push(store);
+    await store.createAlert({ alertId: 'a1', username: 'alice', coinId: 'bitcoin', condition: 'above', targetPrice: '1',
+      state: 'armed', createdAt: T, fireCount: 0, version: 1, updatedAt: T }, 5);
+    now = T + 9_000;
+    expect(await store.deleteAlert('alice', 'a1')).toBe(true);
+    expect(await store.getAlert('alice', 'a1')).toMatchObject({ state: 'removed', updatedAt: T + 9_000, version: 2 });
+    expect(await store.pruneAlerts(T + 9_000)).toBe(0);
+    expect(await store.pruneAlerts(T + 9_001)).toBe(1);
+  });
+
+  it('claims a batch of firings in one transaction: a write that fails undoes the whole batch', async () => {
+    const store = open(':memory:');
+    const base = { username: 'alice', coinId: 'bitcoin', condition: 'above' as const, targetPrice: '1', state: 'armed' as const,
+      createdAt: T, fireCount: 0, version: 1, updatedAt: T };
+    await store.createAlert({ ...base, alertId: 'a1' }, 5);
+    await store.createAlert({ ...base, alertId: 'a2' }, 5);
+    const message = (id: string, status: string) => ({ id, destination: 'user:telegram:1', username: 'alice', kind: 'alert' as const,
+      message: { tone: 'info' as const, text: id }, createdAt: T, dueAt: T, attempts: 0, status: status as 'pending' });
+    const cursor = await store.alertChangeCursor();
+    await expect(store.fireAlerts([
+      { username: 'alice', alertId: 'a1', version: 1, state: 'fired', at: T + 1, messages: [message('m1', 'pending')] },
+      { username: 'alice', alertId: 'a2', version: 1, state: 'fired', at: T + 1, messages: [message('m2', 'not-a-status')] },
+    ])).rejects.toThrow();
+    expect(await store.getAlert('alice', 'a1')).toMatchObject({ state: 'armed', version: 1 });
+    expect(await store.getOutboxMessage('m1')).toBeNull();
+    expect(await store.alertChangeCursor()).toBe(cursor);
+  });
+
+  it('prunes every expired link code, button, claim and attempt window, and frees an expired claim at once', async () => {
+    const store = open(':memory:');
+    await store.createAccount(account('alice'), '1');
+    await store.saveLinkCode('c1', 'alice', T + 10);
+    await store.saveButtons('b1', { buttons: [] }, T + 10);
+    await store.claimOnce('k1', T + 10);
+    await store.recordAttempt('r1', T, 10);
+    expect(await store.claimOnce('k1', T + 1000)).toBe(false); // not yet swept
+    expect(await store.pruneExpired(T + 10)).toBe(4);
+    expect(await store.pruneExpired(T + 10)).toBe(0);
+    expect(await store.claimOnce('k1', T + 1000)).toBe(true);
+  });
+
+  it('delivers a message leased by a process that died, after restart, once', async () => {
+    const file = newFile();
+    const first = open(file);
+    await first.enqueueMessages([{ id: 'alert:a1:1:user:telegram:1', destination: 'user:telegram:1', username: 'alice', kind: 'alert',
+      message: { tone: 'info', text: 'BTC is above $100,000.00' }, createdAt: T, dueAt: T, attempts: 0, status: 'pending' }]);
+    expect(await first.leaseOutbox(T, 10, 30_000)).toHaveLength(1);
+    await first.close(); // died before delivering
+
+    const second = open(file);
+    expect(await second.leaseOutbox(T + 1_000, 10, 30_000)).toEqual([]);
+    const [again] = await second.leaseOutbox(T + 30_000, 10, 30_000);
+    expect(again?.id).toBe('alert:a1:1:user:telegram:1');
+    await second.settleOutbox(again!.id, { status: 'delivered', at: T + 30_001 });
+    expect(await second.leaseOutbox(T + 1_000_000, 10, 30_000)).toEqual([]);
+  });
+
   it('stores money as TEXT, never REAL', async () => {
     const file = newFile();
     const store = open(file);
@@ -265,5 +366,69 @@ describe('SqliteStore on disk', () => {
     expect(portfolio.version).toBe(1000);
     expect(portfolio.holdings.bitcoin?.quantity).toBe('0.1');
     expect((await store.stats()).transactions).toBe(1000);
+  }, 60_000);
+
+  it('claims each alert and leases each message once when two processes fire and deliver at once', async () => {
+    const file = newFile();
+    const setup = open(file);
+    const ids = Array.from({ length: 400 }, (_, i) => `a${i}`);
+    for (const id of ids) {
+      await setup.createAlert({ alertId: id, username: 'alice', coinId: 'bitcoin', condition: 'above', targetPrice: '1',
+        state: 'armed', createdAt: T, fireCount: 0, version: 1, updatedAt: T }, 1000);
+    }
+    await setup.close();
+
+    // Each child claims every alert (in its own order, in batches of 25), then leases messages
+    // seven at a time until none are left, and reports what it got.
+    const script = `
+      const { SqliteStore } = await import(process.env.STORE_URL);
+      const store = SqliteStore.open({ file: process.env.DB_FILE });
+      const ids = JSON.parse(process.env.IDS);
+      if (process.env.TAG === 'p2') ids.reverse();
+      while (Date.now() < Number(process.env.START_AT)) await new Promise((r) => setTimeout(r, 5));
+      const claimed = [];
+      for (let i = 0; i < ids.length; i += 25) {
+        const firings = ids.slice(i, i + 25).map((id) => ({ username: 'alice', alertId: id, version: 1, state: 'fired', at: 1,
+          messages: [{ id: 'alert:' + id + ':1', destination: 'user:telegram:1', username: 'alice', kind: 'alert',
+            message: { tone: 'info', text: process.env.TAG }, createdAt: 1, dueAt: 1, attempts: 0, status: 'pending' }] }));
+        claimed.push(...(await store.fireAlerts(firings)));
+      }
+      const leased = [];
+      for (;;) {
+        const got = await store.leaseOutbox(10, 7, 60000);
+        if (!got.length) break;
+        leased.push(...got.map((m) => m.id));
+      }
+      await store.close();
+      console.log(JSON.stringify({ claimed, leased }));
+    `;
+    const run = promisify(execFile);
+    const startAt = Date.now() + 2_000;
+    const child = (tag: string) =>
+      run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          STORE_URL: pathToFileURL(join(ROOT, 'infra/sqlite/sqlite-store.ts')).href,
+          DB_FILE: file,
+          START_AT: String(startAt),
+          TAG: tag,
+          IDS: JSON.stringify(ids),
+        },
+      });
+    const [p1, p2] = (await Promise.all([child('p1'), child('p2')])).map((r) => JSON.parse(r.stdout.trim()) as { claimed: string[]; leased: string[] });
+
+    const claimed = [...p1!.claimed, ...p2!.claimed];
+    expect(claimed.length).toBe(ids.length);
+    expect(new Set(claimed)).toEqual(new Set(ids));
+    const leased = [...p1!.leased, ...p2!.leased];
+    expect(leased.length).toBe(ids.length);
+    expect(new Set(leased)).toEqual(new Set(ids.map((id) => `alert:${id}:1`)));
+
+    const store = open(file);
+    for (const id of ids.filter((_, i) => i % 37 === 0)) {
+      expect((await store.getOutboxMessage(`alert:${id}:1`))?.message?.text).toBe(p1!.claimed.includes(id) ? 'p1' : 'p2');
+      expect(await store.getAlert('alice', id)).toMatchObject({ state: 'fired', fireCount: 1, version: 2 });
+    }
   }, 60_000);
 });

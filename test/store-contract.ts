@@ -7,9 +7,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_COINS } from '../core/coins';
-import type { Account, ActivityEntry, LinkedIdentity, Portfolio, PriceAlert, Transaction } from '../core/domain';
+import { broadcastOwner, type Account, type ActivityEntry, type LinkedIdentity, type OutboxMessage, type Portfolio, type PriceAlert, type Transaction } from '../core/domain';
 import { Dec, toStored } from '../core/money';
-import { ConflictError, type ButtonSet, type Page, type PageRequest, type Store, type TradeOutcome, type TradePlan } from '../core/ports';
+import { ConflictError, type AlertFiring, type ButtonSet, type Page, type PageRequest, type Store, type TradeOutcome, type TradePlan } from '../core/ports';
 
 const T = 1_700_000_000_000;
 
@@ -30,8 +30,55 @@ function identity(key: string, username: string, linkedAt = T): LinkedIdentity {
   return { key, platform: key.split(':')[0] as LinkedIdentity['platform'], username, linkedAt };
 }
 
-function alert(alertId: string, username: string, coinId: string, createdAt: number): PriceAlert {
-  return { alertId, username, coinId, condition: 'above', targetPrice: '100000.50', active: true, createdAt };
+function alert(alertId: string, username: string, coinId: string, createdAt: number, overrides: Partial<PriceAlert> = {}): PriceAlert {
+  return {
+    alertId, username, coinId, condition: 'above', targetPrice: '100000.50',
+    state: 'armed', createdAt, fireCount: 0, version: 1, updatedAt: createdAt, ...overrides,
+  };
+}
+
+/** A percent-move alert with every optional field set: none of them may be lost or added to. */
+function moveAlert(alertId: string, username: string, createdAt: number, overrides: Partial<PriceAlert> = {}): PriceAlert {
+  return {
+    alertId, username, coinId: 'ethereum', condition: 'move', movePercent: '5.25', moveWindowMs: 3_600_000, moveDirection: 'down',
+    repeatMs: 1_800_000, expiresAt: createdAt + 7 * 24 * 3_600_000,
+    state: 'armed', createdAt, fireCount: 0, version: 1, updatedAt: createdAt, ...overrides,
+  };
+}
+
+function firing(username: string, alertId: string, version: number, state: AlertFiring['state'], at: number, messages: OutboxMessage[] = []): AlertFiring {
+  return { username, alertId, version, state, at, messages };
+}
+
+function outboxMessage(id: string, overrides: Partial<OutboxMessage> = {}): OutboxMessage {
+  return {
+    id, destination: 'user:telegram:1', username: 'alice', kind: 'alert', message: { tone: 'info', title: 'BTC is above $100,000.50', text: `message ${id}` },
+    createdAt: T, dueAt: T, attempts: 0, status: 'pending', ...overrides,
+  };
+}
+
+/** An email: no chat message at all (not even an undefined key). */
+function emailMessage(id: string, overrides: Partial<OutboxMessage> = {}): OutboxMessage {
+  const { message: _none, ...email } = outboxMessage(id, { destination: 'email:alice', email: { subject: 'BTC above', body: `email ${id}` }, ...overrides });
+  return email;
+}
+
+/** Follows the change feed from `cursor` until it has nothing new; the latest version of each alert. */
+async function drainChanges(store: Store, cursor: string): Promise<{ latest: Map<string, PriceAlert>; cursor: string }> {
+  const latest = new Map<string, PriceAlert>();
+  for (let calls = 0; calls < 100; calls++) {
+    const changes = await store.listAlertChanges(cursor);
+    cursor = changes.cursor;
+    let fresh = 0;
+    for (const a of changes.alerts) {
+      if (a.version > (latest.get(a.alertId)?.version ?? 0)) {
+        latest.set(a.alertId, a);
+        fresh++;
+      }
+    }
+    if (fresh === 0) return { latest, cursor };
+  }
+  throw new Error('the change feed does not come to an end');
 }
 
 function transaction(fields: Pick<Transaction, 'transactionId' | 'username' | 'type' | 'coinId' | 'quantity' | 'price' | 'timestamp'> & { fee?: string }): Transaction {
@@ -199,6 +246,25 @@ export function storeContract(
         expect(await store.getAccount('alice')).toEqual({ ...alice, ...patch });
       });
 
+      it('keeps where alerts go, the time zone and the digest hour, and clears the digest hour with null', async () => {
+        const alice = account('alice');
+        await store.createAccount(alice, '100');
+        expect(await store.getAccount('alice')).toStrictEqual(alice); // none of them until set
+        const settings = { alertDelivery: 'here', alertChat: 'telegram:-100123/7', timezone: 'Europe/Athens', digestHour: 0 } as const;
+        expect(await store.updateAccount('alice', settings)).toStrictEqual({ ...alice, ...settings });
+        expect(await store.getAccount('alice')).toStrictEqual({ ...alice, ...settings });
+        expect(await store.getAccountByEmail('alice@example.com')).toStrictEqual({ ...alice, ...settings });
+        expect((await store.listAccounts({ limit: 5 })).items).toStrictEqual([{ ...alice, ...settings }]);
+
+        await store.updateAccount('alice', { digestHour: 18, alertDelivery: 'off' });
+        expect(await store.getAccount('alice')).toMatchObject({ digestHour: 18, alertDelivery: 'off', timezone: 'Europe/Athens' });
+        const cleared = await store.updateAccount('alice', { digestHour: null });
+        expect(cleared?.digestHour ?? null).toBeNull();
+        const read = (await store.getAccount('alice'))!;
+        expect(read.digestHour ?? null).toBeNull();
+        expect(read).toMatchObject({ alertDelivery: 'off', alertChat: 'telegram:-100123/7', timezone: 'Europe/Athens' });
+      });
+
       it('moves the email lookup when the email changes, and refuses a taken one', async () => {
         await store.createAccount(account('alice', { email: 'alice@example.com' }), '100');
         await store.createAccount(account('bob', { email: 'bob@example.com' }), '100');
@@ -323,6 +389,28 @@ export function storeContract(
         expect(again).toEqual({ status: 'duplicate', transaction: first.transaction });
         expect(await store.getPortfolio('alice')).toEqual(first.portfolio);
         expect((await store.listTransactions('alice', { limit: 10 })).items).toHaveLength(1);
+      });
+
+      it('queues a trade’s messages with it, and none for a rejected, duplicate or failed trade', async () => {
+        const email = (id: string) => emailMessage(id, { kind: 'trade', email: { subject: 'Bought BTC', body: id } });
+        const withMessages = (plan: (current: Portfolio) => TradePlan, ids: string[]) => (current: Portfolio): TradePlan => {
+          const decided = plan(current);
+          return decided.ok ? { ...decided, messages: ids.map(email) } : decided;
+        };
+        expect((await store.executeTrade('alice', 'k1', withMessages(buy('tx-1', '0.001', '50000'), ['trade:tx-1:email'])))).toMatchObject({ status: 'done' });
+        expect(await store.getOutboxMessage('trade:tx-1:email')).toStrictEqual(email('trade:tx-1:email'));
+
+        const rejected = await store.executeTrade('alice', 'k2', withMessages(buy('tx-2', '1', '50000'), ['trade:tx-2:email']));
+        expect(rejected.status).toBe('rejected');
+        const duplicate = await store.executeTrade('alice', 'k1', withMessages(buy('tx-3', '0.001', '50000'), ['trade:tx-3:email']));
+        expect(duplicate.status).toBe('duplicate');
+        const broken = (current: Portfolio): TradePlan => {
+          const planned = withMessages(buy('tx-4', '0.001', '50000'), ['trade:tx-4:email'])(current);
+          return planned.ok ? { ...planned, portfolio: { ...planned.portfolio, version: current.version + 5 } } : planned;
+        };
+        await expect(store.executeTrade('alice', 'k4', broken)).rejects.toThrow();
+        for (const id of ['trade:tx-2:email', 'trade:tx-3:email', 'trade:tx-4:email']) expect(await store.getOutboxMessage(id)).toBeNull();
+        expect((await store.leaseOutbox(T + 1000, 10, 1000)).map((m) => m.id)).toEqual(['trade:tx-1:email']);
       });
 
       it('rejects a trade on an account without a portfolio', async () => {
@@ -487,60 +575,457 @@ export function storeContract(
         await store.createAccount(account('bob'), '100');
       });
 
-      it('creates alerts up to the limit and lists the active ones oldest first', async () => {
+      it('creates alerts up to the limit and lists them oldest first, exactly as written', async () => {
         expect(await store.createAlert(alert('a3', 'alice', 'bitcoin', T + 3), 3)).toBe('created');
         expect(await store.createAlert(alert('a1', 'alice', 'ethereum', T + 1), 3)).toBe('created');
-        expect(await store.createAlert(alert('a2', 'alice', 'bitcoin', T + 2), 3)).toBe('created');
+        expect(await store.createAlert(moveAlert('a2', 'alice', T + 2), 3)).toBe('created');
         expect(await store.createAlert(alert('a4', 'alice', 'bitcoin', T + 4), 3)).toBe('limit');
         expect(await store.createAlert(alert('b1', 'bob', 'bitcoin', T + 5), 3)).toBe('created');
 
-        expect(await store.listAlerts('alice')).toEqual([
+        expect(await store.listAlerts('alice')).toStrictEqual([
           alert('a1', 'alice', 'ethereum', T + 1),
-          alert('a2', 'alice', 'bitcoin', T + 2),
+          moveAlert('a2', 'alice', T + 2),
           alert('a3', 'alice', 'bitcoin', T + 3),
         ]);
+        expect(await store.getAlert('alice', 'a4')).toBeNull();
         expect(await store.listAlerts('carol')).toEqual([]);
       });
 
-      it('deletes only the owner’s alert, once, freeing a slot', async () => {
+      it('gets one owner’s alert, and nobody else’s', async () => {
+        await store.createAlert(moveAlert('a1', 'alice', T), 3);
+        expect(await store.getAlert('alice', 'a1')).toStrictEqual(moveAlert('a1', 'alice', T));
+        expect(await store.getAlert('bob', 'a1')).toBeNull();
+        expect(await store.getAlert('alice', 'nope')).toBeNull();
+      });
+
+      it('removes only the owner’s alert, once, keeping it visible as removed but out of the list', async () => {
         await store.createAlert(alert('a1', 'alice', 'bitcoin', T), 1);
         expect(await store.deleteAlert('bob', 'a1')).toBe(false);
+        expect(await store.deleteAlert('alice', 'nope')).toBe(false);
         expect(await store.deleteAlert('alice', 'a1')).toBe(true);
         expect(await store.deleteAlert('alice', 'a1')).toBe(false);
         expect(await store.listAlerts('alice')).toEqual([]);
+        expect(await store.getAlert('alice', 'a1')).toMatchObject({ state: 'removed', version: 2 });
+        expect((await store.getAlert('alice', 'a1'))!.updatedAt).toBeGreaterThanOrEqual(T);
+        // A removed alert no longer counts towards the limit.
         expect(await store.createAlert(alert('a2', 'alice', 'bitcoin', T + 1), 1)).toBe('created');
       });
 
-      it('lists active alerts by coin across users', async () => {
-        await store.createAlert(alert('a1', 'alice', 'bitcoin', T + 1), 5);
-        await store.createAlert(alert('a2', 'alice', 'ethereum', T + 2), 5);
-        await store.createAlert(alert('b1', 'bob', 'bitcoin', T + 3), 5);
-        const ids = async (coin: string) => (await store.listActiveAlertsByCoin(coin)).map((a) => a.alertId).sort();
-        expect(await ids('bitcoin')).toEqual(['a1', 'b1']);
-        expect(await ids('ethereum')).toEqual(['a2']);
-        expect(await ids('dogecoin')).toEqual([]);
-      });
+      it('counts only live alerts against the limit: a fired one frees a slot, a cooling one does not', async () => {
+        await store.createAlert(alert('a1', 'alice', 'bitcoin', T), 2);
+        await store.createAlert(alert('a2', 'alice', 'bitcoin', T + 1, { repeatMs: 60_000 }), 2);
+        expect(await store.createAlert(alert('a3', 'alice', 'bitcoin', T + 2), 2)).toBe('limit');
 
-      it('marks an alert fired for exactly one of several racing callers', async () => {
-        await store.createAlert(alert('a1', 'alice', 'bitcoin', T), 1);
-        const results = await Promise.all([
-          store.markAlertFired('alice', 'a1', T + 10),
-          store.markAlertFired('alice', 'a1', T + 11),
+        expect(await store.fireAlerts([firing('alice', 'a1', 1, 'fired', T + 10)])).toEqual(new Set(['a1']));
+        expect(await store.fireAlerts([firing('alice', 'a2', 1, 'cooling', T + 10)])).toEqual(new Set(['a2']));
+        expect(await store.createAlert(alert('a3', 'alice', 'bitcoin', T + 2), 2)).toBe('created');
+        expect(await store.createAlert(alert('a4', 'alice', 'bitcoin', T + 3), 2)).toBe('limit');
+
+        // A fired alert still shows in the owner's list (with its state); only removal hides it.
+        expect((await store.listAlerts('alice')).map((a) => [a.alertId, a.state])).toEqual([
+          ['a1', 'fired'], ['a2', 'cooling'], ['a3', 'armed'],
         ]);
-        expect(results.filter(Boolean)).toHaveLength(1);
-        expect(await store.markAlertFired('alice', 'a1', T + 12)).toBe(false);
-
-        expect(await store.listAlerts('alice')).toEqual([]);
-        expect(await store.listActiveAlertsByCoin('bitcoin')).toEqual([]);
-        // A fired alert no longer counts towards the limit.
-        expect(await store.createAlert(alert('a2', 'alice', 'bitcoin', T + 20), 1)).toBe('created');
+        // Removing a finished alert is allowed, once.
+        expect(await store.deleteAlert('alice', 'a1')).toBe(true);
+        expect(await store.deleteAlert('alice', 'a1')).toBe(false);
       });
 
-      it('does not fire another user’s or an unknown alert', async () => {
-        await store.createAlert(alert('a1', 'alice', 'bitcoin', T), 1);
-        expect(await store.markAlertFired('bob', 'a1', T)).toBe(false);
-        expect(await store.markAlertFired('alice', 'nope', T)).toBe(false);
-        expect(await store.listAlerts('alice')).toHaveLength(1);
+      it('keeps a chat’s broadcast rules apart from any user’s alerts, with no account behind them', async () => {
+        const owner = broadcastOwner('telegram:-100123');
+        expect(await store.createAlert(alert('g1', owner, 'bitcoin', T), 2)).toBe('created');
+        expect(await store.createAlert(moveAlert('g2', owner, T + 1, { repeatMs: 3_600_000 }), 2)).toBe('created');
+        expect(await store.createAlert(alert('g3', owner, 'bitcoin', T + 2), 2)).toBe('limit');
+        expect(await store.createAlert(alert('a1', 'alice', 'bitcoin', T + 3), 2)).toBe('created');
+        expect(await store.listAlerts(owner)).toStrictEqual([alert('g1', owner, 'bitcoin', T), moveAlert('g2', owner, T + 1, { repeatMs: 3_600_000 })]);
+        expect((await store.listAlerts('alice')).map((a) => a.alertId)).toEqual(['a1']);
+        expect(await store.listAlerts(broadcastOwner('telegram:-100999'))).toEqual([]);
+        expect(await store.deleteAlert(owner, 'g1')).toBe(true);
+        expect(await store.createAlert(alert('g3', owner, 'bitcoin', T + 2), 2)).toBe('created');
+      });
+
+      it('re-arms or expires a live alert only at its version', async () => {
+        await store.createAlert(alert('r1', 'alice', 'bitcoin', T, { repeatMs: 60_000 }), 5);
+        await store.fireAlerts([firing('alice', 'r1', 1, 'cooling', T + 10)]); // now version 2
+        expect(await store.setAlertState('alice', 'r1', 1, 'armed', T + 20)).toBe(false);
+        expect(await store.setAlertState('bob', 'r1', 2, 'armed', T + 20)).toBe(false);
+        expect(await store.setAlertState('alice', 'nope', 2, 'armed', T + 20)).toBe(false);
+        expect(await store.getAlert('alice', 'r1')).toMatchObject({ state: 'cooling', version: 2 });
+
+        expect(await store.setAlertState('alice', 'r1', 2, 'armed', T + 70_000)).toBe(true);
+        expect(await store.getAlert('alice', 'r1')).toStrictEqual(
+          alert('r1', 'alice', 'bitcoin', T, { repeatMs: 60_000, state: 'armed', version: 3, fireCount: 1, firedAt: T + 10, updatedAt: T + 70_000 }),
+        );
+        expect(await store.setAlertState('alice', 'r1', 2, 'expired', T + 80_000)).toBe(false);
+        expect(await store.setAlertState('alice', 'r1', 3, 'expired', T + 80_000)).toBe(true);
+        expect(await store.getAlert('alice', 'r1')).toMatchObject({ state: 'expired', version: 4, updatedAt: T + 80_000 });
+        // Expired is not live: nothing moves it again, and it frees its slot.
+        expect(await store.setAlertState('alice', 'r1', 4, 'armed', T + 90_000)).toBe(false);
+        await store.createAlert(alert('a1', 'alice', 'bitcoin', T + 1), 1);
+        expect(await store.createAlert(alert('a2', 'alice', 'bitcoin', T + 2), 1)).toBe('limit');
+      });
+
+      it('pages through every live alert exactly once, on any instance', async () => {
+        const live: string[] = [];
+        for (let i = 0; i < 23; i++) {
+          const owner = i % 3 === 0 ? broadcastOwner('slack:C1') : i % 2 ? 'alice' : 'bob';
+          const id = `x${i}`;
+          await store.createAlert(alert(id, owner, DEFAULT_COINS[i % 5]!.id, T + i), 100);
+          if (i % 7 === 1) await store.deleteAlert(owner, id);
+          else if (i % 7 === 2) await store.fireAlerts([firing(owner, id, 1, 'fired', T + 100)]);
+          else if (i % 7 === 3) await store.fireAlerts([firing(owner, id, 1, 'cooling', T + 100)]); // cooling is live
+          else if (i % 7 === 4) await store.setAlertState(owner, id, 1, 'expired', T + 100);
+          if (![1, 2, 4].includes(i % 7)) live.push(id);
+        }
+        const other = await another();
+        for (const instance of [store, other]) {
+          const paged = await pages((p) => instance.listLiveAlerts(p), 4);
+          const ids = paged.flat().map((a) => a.alertId);
+          expect(ids.length).toBe(new Set(ids).size);
+          expect([...ids].sort()).toEqual([...live].sort());
+          for (const a of paged.flat()) expect(['armed', 'cooling']).toContain(a.state);
+        }
+        expect((await store.listLiveAlerts({ limit: 100 })).next).toBeUndefined();
+      });
+
+      it('prunes fired, expired and removed alerts last changed before the cutoff, never live ones', async () => {
+        for (const id of ['f1', 'e1', 'l1', 'f2', 'd1']) await store.createAlert(alert(id, 'alice', 'bitcoin', T), 10);
+        await store.fireAlerts([firing('alice', 'f1', 1, 'fired', T + 10)]);
+        await store.setAlertState('alice', 'e1', 1, 'expired', T + 20);
+        await store.fireAlerts([firing('alice', 'f2', 1, 'fired', T + 1000)]);
+        await store.deleteAlert('alice', 'd1'); // stamped with the writer's clock, i.e. now
+
+        expect(await store.pruneAlerts(T + 500)).toBe(2);
+        expect(await store.getAlert('alice', 'f1')).toBeNull();
+        expect(await store.getAlert('alice', 'e1')).toBeNull();
+        expect((await store.getAlert('alice', 'f2'))?.state).toBe('fired');
+        expect((await store.getAlert('alice', 'd1'))?.state).toBe('removed');
+
+        // Long after everything: the finished ones go, the live one (created long before) stays.
+        expect(await store.pruneAlerts(Date.now() + 24 * 60 * 60_000)).toBe(2);
+        expect((await store.listAlerts('alice')).map((a) => a.alertId)).toEqual(['l1']);
+        expect(await store.pruneAlerts(Date.now() + 24 * 60 * 60_000)).toBe(0);
+      });
+    });
+
+    describe('alert change feed', () => {
+      beforeEach(async () => {
+        await store.createAccount(account('alice'), '100');
+      });
+
+      it('reports creations, firings and removals made through another instance, and nothing new after', async () => {
+        const other = await another();
+        const start = await store.alertChangeCursor();
+        const quiet = await drainChanges(store, start);
+        expect(quiet.latest.size).toBe(0);
+
+        await other.createAlert(alert('a1', 'alice', 'bitcoin', T), 10);
+        await other.createAlert(alert('a2', 'alice', 'ethereum', T + 1), 10);
+        await other.createAlert(alert('g1', broadcastOwner('discord:G1:C1'), 'bitcoin', T + 2), 10);
+        await other.fireAlerts([firing('alice', 'a1', 1, 'fired', T + 10)]);
+        await other.deleteAlert('alice', 'a2');
+
+        const seen = await drainChanges(store, quiet.cursor);
+        expect([...seen.latest.keys()].sort()).toEqual(['a1', 'a2', 'g1']);
+        expect(seen.latest.get('a1')).toStrictEqual(alert('a1', 'alice', 'bitcoin', T, { state: 'fired', version: 2, fireCount: 1, firedAt: T + 10, updatedAt: T + 10 }));
+        expect(seen.latest.get('a2')).toMatchObject({ state: 'removed', version: 2 });
+        expect(seen.latest.get('g1')).toStrictEqual(alert('g1', broadcastOwner('discord:G1:C1'), 'bitcoin', T + 2));
+
+        // Nothing changed: nothing new (a store may repeat what it reported, never newer).
+        const again = await store.listAlertChanges(seen.cursor);
+        for (const a of again.alerts) expect(a.version).toBeLessThanOrEqual(seen.latest.get(a.alertId)!.version);
+
+        // A later change comes through from the last cursor, alone.
+        await other.setAlertState(broadcastOwner('discord:G1:C1'), 'g1', 1, 'expired', T + 20);
+        const later = await drainChanges(store, again.cursor);
+        expect([...later.latest.values()].filter((a) => a.version > (seen.latest.get(a.alertId)?.version ?? 0)))
+          .toMatchObject([{ alertId: 'g1', state: 'expired', version: 2 }]);
+      });
+
+      it('a cursor taken before listing live alerts misses nothing written after it', async () => {
+        await store.createAlert(alert('a1', 'alice', 'bitcoin', T), 100);
+        const cursor = await store.alertChangeCursor();
+        const built = (await pages((p) => store.listLiveAlerts(p), 50)).flat();
+        const other = await another();
+        await other.createAlert(alert('a2', 'alice', 'bitcoin', T + 1), 100);
+        const changes = await drainChanges(store, cursor);
+        expect(built.map((a) => a.alertId)).toEqual(['a1']);
+        expect(changes.latest.has('a2')).toBe(true);
+      });
+
+      it('follows a long run of changes to the end', async () => {
+        const cursor = await store.alertChangeCursor();
+        for (let i = 0; i < 60; i++) await store.createAlert(alert(`c${i}`, 'alice', 'bitcoin', T + i), 1000);
+        await store.fireAlerts(Array.from({ length: 30 }, (_, i) => firing('alice', `c${i * 2}`, 1, 'fired', T + 100)));
+        const { latest } = await drainChanges(store, cursor);
+        expect(latest.size).toBe(60);
+        for (let i = 0; i < 60; i++) expect(latest.get(`c${i}`)?.state).toBe(i % 2 ? 'armed' : 'fired');
+      });
+    });
+
+    describe('firing alerts', () => {
+      beforeEach(async () => {
+        await store.createAccount(account('alice'), '100', identity('telegram:1', 'alice'));
+        await store.createAccount(account('bob'), '100');
+      });
+
+      it('claims live alerts at their version, moves them on and queues their messages', async () => {
+        await store.createAlert(alert('a1', 'alice', 'bitcoin', T), 10);
+        await store.createAlert(alert('r1', 'alice', 'bitcoin', T, { repeatMs: 60_000 }), 10);
+        const chat = outboxMessage('alert:a1:1:user:telegram:1');
+        const email = emailMessage('alert:a1:1:email:alice', { email: { subject: 'BTC above', body: 'Bitcoin is now $100,000.51.' } });
+        const repeat = outboxMessage('alert:r1:1:user:telegram:1');
+        const claimed = await store.fireAlerts([
+          firing('alice', 'a1', 1, 'fired', T + 10, [chat, email]),
+          firing('alice', 'r1', 1, 'cooling', T + 10, [repeat]),
+        ]);
+        expect(claimed).toEqual(new Set(['a1', 'r1']));
+        expect(await store.getAlert('alice', 'a1')).toStrictEqual(
+          alert('a1', 'alice', 'bitcoin', T, { state: 'fired', firedAt: T + 10, fireCount: 1, version: 2, updatedAt: T + 10 }),
+        );
+        expect(await store.getAlert('alice', 'r1')).toMatchObject({ state: 'cooling', firedAt: T + 10, fireCount: 1, version: 2 });
+        for (const m of [chat, email, repeat]) expect(await store.getOutboxMessage(m.id)).toStrictEqual(m);
+        expect(await store.fireAlerts([])).toEqual(new Set());
+      });
+
+      it('fails a claim at a stale version, of an alert no longer live or of nobody’s, queuing none of its messages', async () => {
+        await store.createAlert(alert('a1', 'alice', 'bitcoin', T), 10);
+        await store.createAlert(alert('a2', 'alice', 'bitcoin', T), 10);
+        await store.createAlert(alert('a3', 'alice', 'bitcoin', T), 10);
+        await store.deleteAlert('alice', 'a2'); // version 2, removed
+        await store.fireAlerts([firing('alice', 'a3', 1, 'fired', T + 5)]); // version 2, fired
+
+        const claimed = await store.fireAlerts([
+          firing('alice', 'a1', 1, 'fired', T + 10, [outboxMessage('m-good')]),
+          firing('alice', 'a1', 1, 'fired', T + 10, [outboxMessage('m-twice')]), // the same claim again in one batch
+          firing('alice', 'a2', 2, 'fired', T + 10, [outboxMessage('m-removed')]),
+          firing('alice', 'a3', 2, 'cooling', T + 10, [outboxMessage('m-fired')]),
+          firing('bob', 'a1', 1, 'fired', T + 10, [outboxMessage('m-not-his')]),
+          firing('alice', 'nope', 1, 'fired', T + 10, [outboxMessage('m-unknown')]),
+        ]);
+        expect(claimed).toEqual(new Set(['a1']));
+        expect(await store.getOutboxMessage('m-good')).not.toBeNull();
+        for (const id of ['m-twice', 'm-removed', 'm-fired', 'm-not-his', 'm-unknown']) expect(await store.getOutboxMessage(id)).toBeNull();
+        expect(await store.getAlert('alice', 'a1')).toMatchObject({ state: 'fired', version: 2, fireCount: 1 });
+
+        // Stale: the version it was claimed at is gone.
+        expect(await store.fireAlerts([firing('alice', 'a1', 1, 'fired', T + 20, [outboxMessage('m-stale')])])).toEqual(new Set());
+        expect(await store.getOutboxMessage('m-stale')).toBeNull();
+        expect(await store.getAlert('alice', 'a1')).toMatchObject({ firedAt: T + 10, version: 2, fireCount: 1 });
+        expect(await store.getAlert('alice', 'a2')).toMatchObject({ state: 'removed', version: 2, fireCount: 0 });
+      });
+
+      it('fires a repeating alert again once re-armed, counting its firings', async () => {
+        await store.createAlert(alert('r1', 'alice', 'bitcoin', T, { repeatMs: 60_000 }), 10);
+        await store.fireAlerts([firing('alice', 'r1', 1, 'cooling', T + 10)]);
+        expect(await store.fireAlerts([firing('alice', 'r1', 2, 'cooling', T + 20)])).toEqual(new Set(['r1'])); // cooling is live
+        await store.setAlertState('alice', 'r1', 3, 'armed', T + 70_000);
+        expect(await store.fireAlerts([firing('alice', 'r1', 4, 'cooling', T + 80_000)])).toEqual(new Set(['r1']));
+        expect(await store.getAlert('alice', 'r1')).toMatchObject({ state: 'cooling', version: 5, fireCount: 3, firedAt: T + 80_000 });
+      });
+
+      it('claims each alert for exactly one of two racing instances, and queues its messages once', async () => {
+        const other = await another();
+        const ids = Array.from({ length: 40 }, (_, i) => `race${i}`);
+        for (const [i, id] of ids.entries()) await store.createAlert(alert(id, i % 2 ? 'alice' : broadcastOwner('telegram:-100123'), 'bitcoin', T + i), 100);
+        const owner = (id: string) => (Number(id.slice(4)) % 2 ? 'alice' : broadcastOwner('telegram:-100123'));
+        // Each instance claims everything, in batches of different sizes and orders, all at once.
+        const attempt = (instance: Store, tag: string, order: string[], size: number) => {
+          const batches: Promise<Set<string>>[] = [];
+          for (let i = 0; i < order.length; i += size) {
+            batches.push(instance.fireAlerts(order.slice(i, i + size).map((id) =>
+              firing(owner(id), id, 1, 'fired', T + 100, [outboxMessage(`alert:${id}:1:chat:telegram:-100123`, { kind: 'broadcast', message: { tone: 'info', text: tag } })]))));
+          }
+          return Promise.all(batches).then((sets) => sets.flatMap((s) => [...s]));
+        };
+        const [byStore, byOther] = await Promise.all([attempt(store, 'store', ids, 7), attempt(other, 'other', [...ids].reverse(), 5)]);
+        expect(byStore.length + byOther.length).toBe(ids.length);
+        expect(new Set([...byStore, ...byOther])).toEqual(new Set(ids));
+        for (const id of ids) {
+          expect((await store.getOutboxMessage(`alert:${id}:1:chat:telegram:-100123`))?.message?.text).toBe(byStore.includes(id) ? 'store' : 'other');
+          expect(await other.getAlert(owner(id), id)).toMatchObject({ state: 'fired', fireCount: 1, version: 2 });
+        }
+        const queued = await store.leaseOutbox(T + 1000, 1000, 60_000);
+        expect(queued.map((m) => m.id).sort()).toEqual(ids.map((id) => `alert:${id}:1:chat:telegram:-100123`).sort());
+      });
+    });
+
+    describe('outbox', () => {
+      it('queues a message once, keeping the first when its id is queued again', async () => {
+        const first = outboxMessage('m1');
+        await store.enqueueMessages([first]);
+        await store.enqueueMessages([outboxMessage('m1', { message: { tone: 'info', text: 'a second copy' } }), outboxMessage('m2')]);
+        await store.enqueueMessages([]);
+        expect(await store.getOutboxMessage('m1')).toStrictEqual(first);
+        expect(await store.getOutboxMessage('m2')).toStrictEqual(outboxMessage('m2'));
+        expect(await store.getOutboxMessage('never')).toBeNull();
+        expect(await store.leaseOutbox(T, 10, 1000)).toHaveLength(2);
+      });
+
+      it('keeps every kind of message exactly as written', async () => {
+        const rich = outboxMessage('m-rich', {
+          kind: 'digest',
+          message: { tone: 'success', title: 'Daily digest', fields: [{ label: 'Value', value: '$1,234.56' }], table: { columns: ['Coin', 'Price'], rows: [['BTC', '$100,000.50']] }, buttons: [{ label: 'Portfolio', command: '/portfolio' }], trend: 'up' },
+        });
+        const { username: _nobody, ...broadcast } = outboxMessage('m-group', { destination: 'chat:telegram:-100123/7', kind: 'broadcast' });
+        const email = emailMessage('m-email', { kind: 'trade', email: { subject: 'Bought BTC', body: 'Line 1\nLine 2 – ünïcode' } });
+        await store.enqueueMessages([rich, broadcast, email]);
+        expect(await store.getOutboxMessage('m-rich')).toStrictEqual(rich);
+        expect(await store.getOutboxMessage('m-group')).toStrictEqual(broadcast);
+        expect(await store.getOutboxMessage('m-email')).toStrictEqual(email);
+      });
+
+      it('leases due messages oldest due first, up to the limit, each to one caller while held', async () => {
+        await store.enqueueMessages([
+          outboxMessage('m1', { dueAt: T + 30 }),
+          outboxMessage('m2', { dueAt: T + 10 }),
+          outboxMessage('m3', { dueAt: T + 20 }),
+          outboxMessage('m4', { dueAt: T + 1000 }),
+        ]);
+        const other = await another();
+        expect(await store.leaseOutbox(T + 100, 2, 60_000)).toStrictEqual([
+          { ...outboxMessage('m2', { dueAt: T + 10 }), leaseUntil: T + 60_100 },
+          { ...outboxMessage('m3', { dueAt: T + 20 }), leaseUntil: T + 60_100 },
+        ]);
+        expect((await other.leaseOutbox(T + 100, 10, 60_000)).map((m) => m.id)).toEqual(['m1']);
+        expect(await store.leaseOutbox(T + 200, 10, 60_000)).toEqual([]); // m4 is not due, the rest are held
+        expect((await store.getOutboxMessage('m2'))?.leaseUntil).toBe(T + 60_100);
+        expect((await other.leaseOutbox(T + 1000, 10, 60_000)).map((m) => m.id)).toEqual(['m4']);
+      });
+
+      it('leases a message again once its lease has run out, as after a crash', async () => {
+        await store.enqueueMessages([outboxMessage('m1')]);
+        expect(await store.leaseOutbox(T, 10, 1000)).toHaveLength(1);
+        // The worker holding it died: nobody settles it.
+        const other = await another();
+        expect(await other.leaseOutbox(T + 999, 10, 1000)).toEqual([]);
+        expect(await other.leaseOutbox(T + 1000, 10, 1000)).toStrictEqual([{ ...outboxMessage('m1'), leaseUntil: T + 2000 }]);
+      });
+
+      it('never hands one message to two instances leasing at once', async () => {
+        const other = await another();
+        const ids = Array.from({ length: 50 }, (_, i) => `m${String(i).padStart(2, '0')}`);
+        await store.enqueueMessages(ids.map((id, i) => outboxMessage(id, { dueAt: T + i })));
+        const handed: string[] = [];
+        for (let round = 0; round < 20 && handed.length < ids.length; round++) {
+          const leased = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? store : other).leaseOutbox(T + 100, 4, 60_000)));
+          handed.push(...leased.flat().map((m) => m.id));
+        }
+        expect(handed.length).toBe(new Set(handed).size);
+        expect([...handed].sort()).toEqual(ids);
+      });
+
+      it('settles: delivered and failed are done, a retry comes back when due with one attempt more', async () => {
+        await store.enqueueMessages([outboxMessage('m1'), outboxMessage('m2'), outboxMessage('m3')]);
+        expect(await store.leaseOutbox(T, 10, 60_000)).toHaveLength(3);
+
+        await store.settleOutbox('m1', { status: 'delivered', at: T + 5 });
+        await store.settleOutbox('m2', { status: 'retry', dueAt: T + 500, error: 'Too Many Requests' });
+        await store.settleOutbox('m3', { status: 'failed', at: T + 6, error: 'The bot was blocked by the user' });
+
+        const delivered = (await store.getOutboxMessage('m1'))!;
+        expect(delivered).toMatchObject({ status: 'delivered', settledAt: T + 5 });
+        expect(delivered.leaseUntil).toBeUndefined();
+        const retried = (await store.getOutboxMessage('m2'))!;
+        expect(retried).toStrictEqual({ ...outboxMessage('m2'), dueAt: T + 500, attempts: 1, error: 'Too Many Requests' });
+        const failed = (await store.getOutboxMessage('m3'))!;
+        expect(failed).toMatchObject({ status: 'failed', settledAt: T + 6, error: 'The bot was blocked by the user' });
+        expect(failed.leaseUntil).toBeUndefined();
+
+        // The retry's lease was released: it comes back when due, not when the lease would have ended.
+        expect(await store.leaseOutbox(T + 499, 10, 60_000)).toEqual([]);
+        expect((await store.leaseOutbox(T + 500, 10, 60_000)).map((m) => m.id)).toEqual(['m2']);
+        await store.settleOutbox('m2', { status: 'retry', dueAt: T + 900, error: 'Bad Gateway' });
+        expect(await store.getOutboxMessage('m2')).toMatchObject({ attempts: 2, error: 'Bad Gateway', status: 'pending' });
+        // Settled ones never come back.
+        expect((await store.leaseOutbox(T + 1_000_000, 10, 60_000)).map((m) => m.id)).toEqual(['m2']);
+      });
+
+      it('prunes delivered and failed messages settled before the cutoff, never pending ones', async () => {
+        await store.enqueueMessages(['m1', 'm2', 'm3', 'm4'].map((id) => outboxMessage(id)));
+        await store.settleOutbox('m1', { status: 'delivered', at: T + 10 });
+        await store.settleOutbox('m2', { status: 'failed', at: T + 20, error: 'gone' });
+        await store.settleOutbox('m3', { status: 'delivered', at: T + 1000 });
+        expect(await store.pruneOutbox(T + 500)).toBe(2);
+        expect(await store.getOutboxMessage('m1')).toBeNull();
+        expect(await store.getOutboxMessage('m2')).toBeNull();
+        expect((await store.getOutboxMessage('m3'))?.status).toBe('delivered');
+        expect((await store.getOutboxMessage('m4'))?.status).toBe('pending');
+        expect(await store.pruneOutbox(T + 1_000_000)).toBe(1);
+        expect(await store.getOutboxMessage('m4')).not.toBeNull();
+      });
+    });
+
+    describe('chat states', () => {
+      beforeEach(async () => {
+        await store.createAccount(account('alice'), '100', identity('telegram:1', 'alice'));
+      });
+
+      it('marks a direct chat unreachable on the identity and in its chat state, for every instance, and clears both', async () => {
+        const other = await another();
+        expect((await store.getChatStates(['telegram:1'])).get('telegram:1')?.unreachableSince).toBeUndefined();
+
+        await store.markUnreachable('telegram:1', 'Forbidden: bot was blocked by the user', T + 5);
+        expect(await other.findIdentity('telegram:1')).toStrictEqual({ ...identity('telegram:1', 'alice'), unreachableSince: T + 5 });
+        expect(await other.listIdentities('alice')).toStrictEqual([{ ...identity('telegram:1', 'alice'), unreachableSince: T + 5 }]);
+        expect((await other.getChatStates(['telegram:1'])).get('telegram:1')).toMatchObject({
+          address: 'telegram:1', unreachableSince: T + 5, unreachableReason: 'Forbidden: bot was blocked by the user',
+        });
+
+        await other.clearUnreachable('telegram:1');
+        expect(await store.findIdentity('telegram:1')).toStrictEqual(identity('telegram:1', 'alice'));
+        const cleared = (await store.getChatStates(['telegram:1'])).get('telegram:1');
+        expect(cleared?.unreachableSince).toBeUndefined();
+        expect(cleared?.unreachableReason).toBeUndefined();
+      });
+
+      it('keeps a group’s unreachable mark and its paused broadcasts apart, and only for chats that have a state', async () => {
+        const group = 'telegram:-100123';
+        expect((await store.getChatStates([group])).size).toBe(0);
+        await store.setBroadcastsPaused(group, true);
+        expect((await store.getChatStates([group])).get(group)).toMatchObject({ address: group, broadcastsPaused: true });
+        expect((await store.getChatStates([group])).get(group)?.unreachableSince).toBeUndefined();
+
+        await store.markUnreachable(group, 'bot was kicked from the group', T + 7);
+        await store.markUnreachable('discord:C42', 'Missing Access', T + 8);
+        const states = await store.getChatStates([group, 'discord:C42', 'slack:T1:C9', 'telegram:1']);
+        expect(states.get(group)).toMatchObject({ broadcastsPaused: true, unreachableSince: T + 7, unreachableReason: 'bot was kicked from the group' });
+        expect(states.get('discord:C42')).toMatchObject({ address: 'discord:C42', unreachableSince: T + 8 });
+        expect(states.get('discord:C42')?.broadcastsPaused).toBeFalsy();
+        expect(states.has('slack:T1:C9')).toBe(false);
+        expect(states.get('telegram:1')?.unreachableSince).toBeUndefined();
+        expect(await store.findIdentity('telegram:1')).toStrictEqual(identity('telegram:1', 'alice'));
+
+        await store.clearUnreachable(group);
+        expect((await store.getChatStates([group])).get(group)).toMatchObject({ broadcastsPaused: true });
+        await store.setBroadcastsPaused(group, false);
+        expect((await store.getChatStates([group])).get(group)?.broadcastsPaused).toBeFalsy();
+        expect((await store.getChatStates([])).size).toBe(0);
+        await store.clearUnreachable('never-marked'); // nothing to clear: no error
+      });
+    });
+
+    describe('housekeeping', () => {
+      it('prunes expired link codes, buttons, once-claims and attempt windows, and nothing live', async () => {
+        await store.createAccount(account('alice'), '100');
+        const set: ButtonSet = { buttons: [{ label: 'Next »', command: '/history 2' }] };
+        await store.saveLinkCode('code-old', 'alice', T + 10);
+        await store.saveLinkCode('code-live', 'alice', T + 10_000);
+        await store.saveButtons('buttons-old', set, T + 10);
+        await store.saveButtons('buttons-live', set, T + 10_000);
+        await store.claimOnce('claim-old', T + 10);
+        await store.claimOnce('claim-live', T + 10_000);
+        await store.recordAttempt('attempt-old', T, 10);
+        await store.recordAttempt('attempt-live', T, 10_000);
+
+        // A store whose database expires items itself (DynamoDB's TTL) may report 0.
+        expect([0, 4]).toContain(await store.pruneExpired(T + 100));
+        expect(await store.getButtons('buttons-live', T + 100)).toStrictEqual({ ...set, used: false });
+        expect(await store.getButtons('buttons-old', T + 100)).toBeNull();
+        expect(await store.claimOnce('claim-live', T + 10_000)).toBe(false);
+        expect(await store.getAttempts('attempt-live', T + 100)).toEqual({ count: 1, firstAt: T, lastAt: T });
+        expect(await store.getAttempts('attempt-old', T + 100)).toBeNull();
+        expect(await store.consumeLinkCode('code-old', T + 100)).toBeNull();
+        expect(await store.consumeLinkCode('code-live', T + 100)).toBe('alice');
       });
     });
 
@@ -741,7 +1226,7 @@ export function storeContract(
         await store.createAlert(alert('a1', 'alice', 'bitcoin', T), 5);
         await store.createAlert(alert('a2', 'bob', 'bitcoin', T), 5);
         await store.createAlert(alert('a3', 'bob', 'ethereum', T), 5);
-        await store.markAlertFired('bob', 'a3', T + 1);
+        await store.fireAlerts([firing('bob', 'a3', 1, 'fired', T + 1)]);
         await store.addCoin({ id: 'pepe', symbol: 'pepe', name: 'Pepe' });
 
         const stats = await store.stats();

@@ -37,7 +37,9 @@ describe('structured commands', () => {
   });
 
   it('take sub-commands by name, rest arguments as spaced words, and numbers as numbers', async () => {
-    expect(await run('ann', { name: 'alert set', args: { coin: 'eth', condition: 'BELOW', price: 1 } })).toMatch(/^Alert \w+ set: Ethereum below \$1\.00\./);
+    expect(await run('ann', { name: 'alert set', args: { coin: 'eth', condition: 'BELOW', value: 1 } })).toMatch(/^Alert \w+ set: Ethereum below \$1\.00\./);
+    expect(await run('ann', { name: 'alert set', args: { coin: 'btc', condition: 'move', value: '5%', options: '1h  up repeat 30m' } }))
+      .toMatch(/^Alert \w+ set: Bitcoin a 5% rise within 1h, repeats, at most every 30m\./);
     expect(await run('ann', { name: 'price', args: { coins: 'btc  eth' } })).toMatch(/BTC Bitcoin[\s\S]*ETH Ethereum/);
     expect(await run('ann', { name: 'history', args: { page: 1 } })).toContain('Your transactions');
   });

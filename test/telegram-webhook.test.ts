@@ -75,7 +75,7 @@ const signupUpdate = (updateId: number) => ({
 describe('Telegram bot with a webhook', () => {
   it('sets the webhook with its secret token, and never long-polls', async () => {
     const set = standin.calls.find((c) => c.method === 'setWebhook')!;
-    expect(set.params).toMatchObject({ url: PUBLIC_URL, secret_token: SECRET, allowed_updates: ['message', 'callback_query', 'my_chat_member'] });
+    expect(set.params).toMatchObject({ url: PUBLIC_URL, secret_token: SECRET, allowed_updates: ['message', 'channel_post', 'callback_query', 'my_chat_member'] });
     expect(standin.webhook).toEqual({ url: PUBLIC_URL, secretToken: SECRET });
     expect((await say(ann, '/signup ann ann@example.com')).text).toContain('Welcome, ann!');
     expect(standin.calls.some((c) => c.method === 'getUpdates' || c.method === 'deleteWebhook')).toBe(false);

@@ -68,9 +68,9 @@ describe('terminal chat', () => {
   });
 
   it('keeps accounts across restarts (the embedded store is a file)', async () => {
-    const { code, stdout } = await runBot('/as ann\n/history\n/about\n', { PRICE_FEED: 'coingecko', COINGECKO_BASE_URL: coingecko.url, PRICE_POLL_SECONDS: '45' });
+    const { code, stdout } = await runBot('/as ann\n/history\n/about\n', { PRICE_FEED: 'coingecko', COINGECKO_BASE_URL: coingecko.url, PRICE_POLL_SECONDS: '20' });
     expect(code).toBe(0);
-    expect(stdout).toContain('Prices come from CoinGecko and refresh every 45 s.');
+    expect(stdout).toContain('Prices come from CoinGecko and refresh every 20 s.');
     expect(stdout).toMatch(/buy\s+bitcoin\s+0\.01\s+\$50,000\.00\s+\$500\.00/);
   });
 

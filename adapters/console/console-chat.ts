@@ -5,7 +5,9 @@
  * addressed to whom they are for. Besides the bot's commands it understands two of its own, to
  * try the bot as several people:
  *   /as <name>              act as the console user <name> (identity console:<name>)
- *   /chat private|group     pretend the conversation is a private chat or a group
+ *   /chat private|group     pretend the conversation is a private chat or a group (whoever types
+ *                           is its administrator: one person runs the terminal, and group
+ *                           commands such as /broadcast can be tried)
  */
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -14,6 +16,8 @@ import { addressOn, type ChatAdapter } from '../../core/chat-adapter';
 import type { ChatType } from '../../core/context';
 import type { Dispatcher } from '../../core/dispatcher';
 import { renderPlainText, type RichMessage } from '../../core/messages';
+import type { Delivery } from '../../core/ports';
+import { notOurs, reasonOf } from '../shared/delivery';
 
 export interface ConsoleChatOptions {
   dispatcher: Dispatcher;
@@ -84,6 +88,7 @@ export function createConsoleChat(options: ConsoleChatOptions): ConsoleChat {
           chat: { type: chatType, id: chatType === 'group' ? 'console:group' : `console:${user}` },
           text: line,
           messageId: `${options.sessionId}-${sequence}`,
+          isChatAdmin: chatType === 'group' ? async () => true : undefined,
         });
         const marker = message.private && chatType === 'group' ? `(sent privately to ${user})\n` : '';
         write(marker + renderPlainText(message));
@@ -93,14 +98,15 @@ export function createConsoleChat(options: ConsoleChatOptions): ConsoleChat {
     reader.close();
   }
 
-  /** Everything goes to the one terminal, headed by whom it is for. */
-  function print(to: string | undefined, message: RichMessage): boolean {
-    if (to === undefined) return false;
+  /** Everything goes to the one terminal, headed by whom it is for. A terminal never blocks the
+   *  bot, so nothing here is ever 'gone'. */
+  function print(to: string | undefined, message: RichMessage): Delivery {
+    if (to === undefined) return notOurs('console');
     try {
       write(`[to console:${to}]\n${renderPlainText(message)}`);
-      return true;
-    } catch {
-      return false; // the output was closed
+      return { status: 'sent' };
+    } catch (error) {
+      return { status: 'failed', reason: reasonOf(error) }; // the output was closed
     }
   }
 
@@ -122,6 +128,7 @@ export function createConsoleChat(options: ConsoleChatOptions): ConsoleChat {
       if (output.writableNeedDrain) await Promise.race([once(output, 'drain'), new Promise((r) => setTimeout(r, 5000).unref())]).catch(() => undefined);
     },
     deliverToUser: async (identity, message) => print(identity.platform === 'console' ? addressOn('console', identity.key) : undefined, message),
-    deliverToChat: async (chatId, message) => print(addressOn('console', chatId), message),
+    // A topic of a pretend group (`console:group/2`) prints as its address, topic and all.
+    deliverToChat: async (chatAddress, message) => print(addressOn('console', chatAddress), message),
   };
 }

@@ -17,7 +17,8 @@ import { ChatButtons, type ButtonTtls } from '../../core/buttons';
 import type { ChatAdapter } from '../../core/chat-adapter';
 import type { LinkedIdentity } from '../../core/domain';
 import type { RichMessage } from '../../core/messages';
-import type { Logger } from '../../core/ports';
+import type { Delivery, Logger } from '../../core/ports';
+import { notOurs, notRunning, reasonOf } from '../shared/delivery';
 import { registerCommands } from './commands';
 import { createInteractionIntake } from './interactions';
 import { discordId } from './mapping';
@@ -76,17 +77,18 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   client.on(Events.ShardResume, (shardId, replayed) => logger.info({ shardId, replayed }, 'discord gateway resumed'));
   client.rest.on('rateLimited', (info) => logger.info({ route: info.route, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope }, 'discord rate limit: waiting'));
 
-  /** A whole message to one channel, as the contract wants it: true when Discord took it. */
-  async function post(channelId: string, message: RichMessage, owner: string | undefined, what: Record<string, unknown>): Promise<boolean> {
-    if (!running) return false;
+  /** A whole message to one channel, as the contract wants it (see Delivery). */
+  async function post(channelId: string, message: RichMessage, owner: string | undefined, what: Record<string, unknown>): Promise<Delivery> {
+    if (!running) return notRunning('discord');
     try {
       await replies.post(channelId, message, owner);
-      return true;
+      return { status: 'sent' };
     } catch (error) {
-      const cannot = codeOf(error) === DiscordCodes.CannotSendToUser;
-      // A user who closed their DMs is normal, not a fault of ours.
-      logger[cannot ? 'info' : 'warn']({ ...what, ...errorSummary(error) }, cannot ? 'discord user does not take DMs from the bot' : 'discord delivery failed');
-      return false;
+      const delivery = deliveryOfError(error);
+      // A user who closed their DMs, a channel deleted: normal, not a fault of ours.
+      if (delivery.status === 'gone') logger.info({ ...what, ...errorSummary(error) }, codeOf(error) === DiscordCodes.CannotSendToUser ? 'discord user does not take DMs from the bot' : 'discord channel closed to the bot');
+      else logger.warn({ ...what, ...errorSummary(error) }, 'discord delivery failed');
+      return delivery;
     }
   }
 
@@ -130,25 +132,40 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       running = false;
       await client.destroy().catch((error) => logger.warn({ ...errorSummary(error) }, 'discord client did not close cleanly'));
     },
-    async deliverToUser(identity: LinkedIdentity, message: RichMessage) {
+    async deliverToUser(identity: LinkedIdentity, message: RichMessage): Promise<Delivery> {
       const userId = identity.platform === 'discord' ? discordId(identity.key) : undefined;
-      if (!userId || !running) return false;
+      if (!userId) return notOurs('discord');
+      if (!running) return notRunning('discord');
       let channelId: string;
       try {
         channelId = await replies.dmChannel(userId);
       } catch (error) {
         logger.warn({ identity: identity.key, ...errorSummary(error) }, 'could not open a discord DM');
-        return false;
+        return deliveryOfError(error);
       }
-      const sent = await post(channelId, message, identity.key, { identity: identity.key });
-      if (!sent) replies.forgetDm(userId); // opened again next time, in case the channel is gone
-      return sent;
+      const delivery = await post(channelId, message, identity.key, { identity: identity.key });
+      if (delivery.status !== 'sent') replies.forgetDm(userId); // opened again next time, in case the channel is gone
+      return delivery;
     },
-    deliverToChat(chatId, message) {
-      const channelId = discordId(chatId);
-      return channelId ? post(channelId, message, undefined, { chatId }) : Promise.resolve(false);
+    // A thread is a channel of its own on Discord: its id is the whole posting address.
+    deliverToChat(chatAddress, message) {
+      const channelId = discordId(chatAddress);
+      return channelId ? post(channelId, message, undefined, { chatAddress }) : Promise.resolve(notOurs('discord'));
     },
   };
+}
+
+/** Discord's answers that mean the bot cannot write there any more: the user takes no DMs from
+ *  it (50007), the channel or user is gone (10003, 10013), or the bot left the server (50001). */
+const GONE_CODES = new Set<number | string>([DiscordCodes.CannotSendToUser, DiscordCodes.UnknownChannel, DiscordCodes.MissingAccess, DiscordCodes.UnknownUser]);
+
+/** A failed post as a Delivery: 'gone' for GONE_CODES; anything else (5xx after the REST
+ *  manager's retries, a timeout, another refusal) is 'failed'. */
+function deliveryOfError(error: unknown): Delivery {
+  const code = codeOf(error);
+  if (code !== undefined && GONE_CODES.has(code)) return { status: 'gone', reason: `${reasonOf(error)} (${code})` };
+  const status = (error as { status?: unknown } | null)?.status;
+  return { status: 'failed', reason: typeof status === 'number' ? `${reasonOf(error)} (HTTP ${status})` : reasonOf(error) };
 }
 
 function clientOptions(options: DiscordBotOptions): ClientOptions {

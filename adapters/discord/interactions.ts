@@ -26,7 +26,7 @@ import type { DispatchResult, IncomingCommand, StructuredCommand } from '../../c
 import type { RichMessage } from '../../core/messages';
 import type { Logger } from '../../core/ports';
 import { answersEphemerally, autocompleteRequest, coinChoices, commandFromInteraction } from './commands';
-import { buttonOf, chatRefOf, identityOf, interactionData, ownerOf, snowflakeTime } from './mapping';
+import { administersChannel, buttonOf, chatRefOf, identityOf, interactionData, ownerOf, snowflakeTime } from './mapping';
 import { codeOf, DiscordCodes, errorSummary, type Replies } from './replies';
 
 /** Discord sends an interaction once; a resumed gateway may replay one. Tokens last 15 minutes. */
@@ -113,6 +113,8 @@ export function createInteractionIntake(options: InteractionIntakeOptions): Inte
       chat: chatRefOf(interaction),
       sentAt: snowflakeTime(interaction.id),
       canConfirm: true,
+      // The member's permissions come with the interaction: no API call, and never stale.
+      isChatAdmin: interaction.guildId ? async () => administersChannel(interaction.memberPermissions?.bitfield) : undefined,
     } as IncomingCommand);
   }
 

@@ -7,6 +7,9 @@
  *              Confirm press uses the prompt's message id; interaction ids are also claimed in the
  *              store, so a repeated delivery is not even answered twice
  *   sentAt     the interaction id's snowflake timestamp
+ *   admins     in a server, whoever has Administrator, Manage Server or Manage Channels (the
+ *              interaction's member.permissions, which already sum their roles and the channel's
+ *              overwrites) administers the channel
  *   buttons    custom_id `cp:<token>`: only a handle, what the button does is kept by the core
  *              (core/buttons.ts) in the store, so a press works after a restart and on any instance;
  *              a press by anyone but the person the message answers is refused
@@ -29,6 +32,22 @@ export const chatRefOf = (interaction: Pick<Interaction, 'channelId' | 'guildId'
   type: interaction.guildId ? 'group' : 'private',
   id: `discord:${interaction.channelId}`,
 });
+
+/** Administrator, Manage Channels, Manage Server (Discord's permission bits 3, 4, 5). */
+const ADMIN_BITS = [1n << 3n, 1n << 4n, 1n << 5n];
+
+/** Whether a member's permission bitfield (member.permissions, a decimal string on the wire)
+ *  lets them administer the channel: any of the ADMIN_BITS. */
+export function administersChannel(permissions: bigint | string | null | undefined): boolean {
+  if (permissions === null || permissions === undefined) return false;
+  let bits: bigint;
+  try {
+    bits = BigInt(permissions);
+  } catch {
+    return false;
+  }
+  return ADMIN_BITS.some((bit) => (bits & bit) === bit);
+}
 
 /** When a snowflake was made (ms since 1970). */
 export function snowflakeTime(id: string): number {

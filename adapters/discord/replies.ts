@@ -19,6 +19,7 @@ export type DiscordPayload = ReturnType<typeof renderDiscordMessage>;
 /** Discord's JSON error codes the adapter acts on. */
 export const DiscordCodes = {
   UnknownChannel: 10003,
+  UnknownUser: 10013,
   UnknownInteraction: 10062,
   AlreadyAcknowledged: 40060,
   CannotSendToUser: 50007,

@@ -59,6 +59,13 @@ export interface BaseSendOptions {
   group?: boolean;
   /** Added to this message's log lines (e.g. the update id it answers). */
   log?: Record<string, unknown>;
+  /**
+   * Try even when this process remembers the chat as dead. Pushes (the outbox's deliveries) set
+   * it: the store is their memory of unreachable chats, and it is cleared when the user writes
+   * again, possibly to another instance, which this process's memory would never learn. A push
+   * that finds the chat still closed marks it dead again.
+   */
+  evenIfDead?: boolean;
 }
 
 export type SendOutcome<MessageId = number | string> =
@@ -209,7 +216,7 @@ export class RateLimitedSender<Payload, Options extends BaseSendOptions = BaseSe
       const target = this.resolveChat(chatId);
       const key = String(target);
       const reason = this.dead.get(key);
-      if (reason !== undefined) return resolve({ status: 'dead', chatId: target, reason });
+      if (reason !== undefined && !options.evenIfDead) return resolve({ status: 'dead', chatId: target, reason });
       if (this.closed) return resolve({ status: 'failed', chatId: target, reason: 'sender closed' });
       const lane = this.laneOf(target, options.group);
       lane.jobs.push({ payload, options, attempts: 0, rateLimited: 0, resolve });
@@ -421,6 +428,8 @@ export class RateLimitedSender<Payload, Options extends BaseSendOptions = BaseSe
     const where = { ...job.options.log, chatId: lane.key, ...this.options.describe?.(job.payload), attempt: job.attempts };
     if (!failure) {
       this.stats.sent++;
+      // A push tried despite a dead mark got through: the chat is open again.
+      if (this.dead.has(lane.key)) this.revive(lane.chatId);
       this.finish(lane, { status: 'sent', chatId: lane.chatId, messageId: this.options.messageIdOf?.(result), attempts: job.attempts });
       return;
     }

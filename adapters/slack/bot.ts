@@ -31,13 +31,14 @@ import { writeCommandsIn } from '../../core/command-text';
 import type { DispatchResult } from '../../core/dispatcher';
 import type { LinkedIdentity } from '../../core/domain';
 import type { RichMessage } from '../../core/messages';
-import type { Logger } from '../../core/ports';
+import type { Delivery, Logger } from '../../core/ports';
+import { deliveryOf, notOurs, notRunning, reasonOf } from '../shared/delivery';
 import { createHttpServer, type HttpServer } from '../shared/http-server';
 import { createSlackHome, homeOpenedOf } from './home';
 import { actionIdOf, buttonOf, chatRefOf, commandLine, identityOf, ownerOf, slackAddress } from './mapping';
 import { renderSlackMessage, slackCommandWriter, type SlackMessagePayload } from './render';
-import { createSlackSender } from './sender';
-import type { SenderLimits } from '../shared/rate-limited-sender';
+import { classifySlackError, createSlackSender } from './sender';
+import type { SenderLimits, SenderTuning } from '../shared/rate-limited-sender';
 
 export interface SlackBotOptions {
   botToken: string;
@@ -64,6 +65,8 @@ export interface SlackBotOptions {
   apiRetries?: number;
   /** Limits of messages posted outside a request (sender.ts); Slack's by default. */
   senderLimits?: Partial<SenderLimits>;
+  /** The sender's retries and backoff (tests shorten them); the shared sender's defaults otherwise. */
+  senderTuning?: Pick<SenderTuning, 'backoffMs' | 'maxTransientAttempts' | 'maxRateLimitedAttempts'>;
 }
 
 export interface SlackBot extends ChatAdapter {
@@ -155,7 +158,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
   const sender = createSlackSender(new webApi.WebClient(options.botToken, {
     ...(apiUrl ? { slackApiUrl: apiUrl } : {}), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: API_TIMEOUT_MS,
     logger: boltLogger(logger),
-  }), logger, options.senderLimits);
+  }), logger, options.senderLimits, options.senderTuning);
   const dms = new Map<string, string>();
   const handlers = new Set<Promise<unknown>>();
   let running = false;
@@ -212,6 +215,24 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     }
   });
 
+  /**
+   * Whether the caller administers the conversation, asked of Slack only when a command wants to
+   * know, once per request: Slack names no channel managers to apps, so its workspace admins and
+   * owners (users.info) administer every channel of the workspace.
+   */
+  function adminCheck(channelId: string, userId: string): (() => Promise<boolean>) | undefined {
+    if (channelId.startsWith('D')) return undefined;
+    let answer: Promise<boolean> | undefined;
+    return () => (answer ??= app.client.users.info({ user: userId }).then(
+      (found) => Boolean(found.user?.is_admin || found.user?.is_owner || found.user?.is_primary_owner),
+      (error) => {
+        // Not knowing is not being an admin: the command refuses, and the user may try again.
+        logger.warn({ userId, channelId, ...errorSummary(error) }, 'could not ask slack whether a user is an admin');
+        return false;
+      },
+    ));
+  }
+
   /** Whether a reply to this command line must be for the caller alone, decided from the registry. */
   function privateCommand(line: string): boolean {
     const words = line.replace(/^\//, '').trim().split(/\s+/).filter(Boolean);
@@ -225,6 +246,8 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     const team = command.team_id;
     const owner = ownerOf(team, command.user_id);
     const text = commandLine(command.text);
+    // Someone wrote from there: the bot is heard there again (a pushed message may go there now).
+    sender.revive(command.channel_id);
     try {
       const result = await core.dispatcher.dispatch({
         text,
@@ -232,6 +255,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
         chat: chatRefOf(team, command.channel_id),
         messageId: command.trigger_id,
         canConfirm: true,
+        isChatAdmin: adminCheck(command.channel_id, command.user_id),
       });
       const ephemeral = result.message.private === true || privateCommand(text) || !result.command;
       await respond({ ...(await render(result.message, owner)), response_type: ephemeral ? 'ephemeral' : 'in_channel' } as RespondArguments);
@@ -257,6 +281,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     const channelId: string | undefined = press.channel?.id ?? press.container?.channel_id;
     if (!team || !userId || !channelId) return;
     const presser = ownerOf(team, userId);
+    sender.revive(channelId);
     const replace = async (message: RichMessage, owner: string | undefined, note?: string): Promise<void> => {
       await respond({ ...(await render(message, owner, note)), replace_original: true } as RespondArguments);
     };
@@ -285,6 +310,7 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
         messageId: button.kind === 'confirm' && messageTs ? `confirm:${messageTs}` : actionTs,
         confirmed: button.kind === 'confirm',
         canConfirm: true,
+        isChatAdmin: adminCheck(channelId, userId),
       });
       const sourceEphemeral = press.container?.is_ephemeral === true;
       if (result.message.private && !sourceEphemeral && !channelId.startsWith('D')) {
@@ -307,18 +333,19 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     if (opened && !closed) await home.opened(opened, client);
   });
 
-  /** A whole message to one conversation through the Web API: true when Slack took it. */
-  async function post(channel: string, message: RichMessage, owner: string | undefined, what: Record<string, unknown>): Promise<boolean> {
-    if (!running) return false;
+  /** A whole message to one conversation through the Web API, as the contract wants it (see
+   *  Delivery). A push is tried even where this process remembers the channel as dead: the store
+   *  decides for pushes (BaseSendOptions.evenIfDead). */
+  async function post(channel: string, message: RichMessage, owner: string | undefined, what: Record<string, unknown>): Promise<Delivery> {
+    if (!running) return notRunning('slack');
     try {
       const payload = await render(message, owner);
-      const outcome = await sender.send(channel, { text: payload.text, blocks: payload.blocks });
-      if (outcome.status === 'sent') return true;
-      logger.warn({ ...what, status: outcome.status, reason: 'reason' in outcome ? outcome.reason : undefined }, 'slack delivery failed');
-      return false;
+      const delivery = deliveryOf([await sender.send(channel, { text: payload.text, blocks: payload.blocks }, { evenIfDead: true })]);
+      if (delivery.status !== 'sent') logger.warn({ ...what, status: delivery.status, reason: delivery.reason }, 'slack delivery failed');
+      return delivery;
     } catch (error) {
       logger.warn({ ...what, ...errorSummary(error) }, 'slack delivery failed');
-      return false;
+      return { status: 'failed', reason: reasonOf(error) };
     }
   }
 
@@ -386,9 +413,10 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
         await http.unmount(EVENTS_PATH).catch((error) => logger.warn({ ...errorSummary(error) }, 'slack receiver did not close cleanly'));
       }
     },
-    async deliverToUser(identity: LinkedIdentity, message: RichMessage) {
+    async deliverToUser(identity: LinkedIdentity, message: RichMessage): Promise<Delivery> {
       const address = identity.platform === 'slack' ? slackAddress(identity.key) : undefined;
-      if (!address || !running) return false;
+      if (!address) return notOurs('slack');
+      if (!running) return notRunning('slack');
       let channel = dms.get(identity.key);
       if (!channel) {
         try {
@@ -398,16 +426,19 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
           dms.set(identity.key, channel);
         } catch (error) {
           logger.warn({ identity: identity.key, ...errorSummary(error) }, 'could not open a slack DM');
-          return false;
+          // user_not_found, account_inactive: the person is gone from the workspace.
+          const failure = classifySlackError(error);
+          return failure.kind === 'dead' ? { status: 'gone', reason: failure.reason } : { status: 'failed', reason: reasonOf(error) };
         }
       }
-      const sent = await post(channel, message, identity.key, { identity: identity.key });
-      if (!sent) dms.delete(identity.key); // opened again next time, in case the DM is gone
-      return sent;
+      const delivery = await post(channel, message, identity.key, { identity: identity.key });
+      if (delivery.status !== 'sent') dms.delete(identity.key); // opened again next time, in case the DM is gone
+      return delivery;
     },
-    deliverToChat(chatId, message) {
-      const address = slackAddress(chatId);
-      return address ? post(address.id, message, undefined, { chatId }) : Promise.resolve(false);
+    // Slash commands come from a channel, never a thread: the posting address is the chat id.
+    deliverToChat(chatAddress, message) {
+      const address = slackAddress(chatAddress);
+      return address ? post(address.id, message, undefined, { chatAddress }) : Promise.resolve(notOurs('slack'));
     },
   };
 }

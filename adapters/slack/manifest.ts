@@ -38,6 +38,8 @@ export const SLACK_METHOD_SCOPES: Readonly<Record<string, string | null>> = {
   'conversations.open': 'im:write',
   /** The Home tab (home.ts). */
   'views.publish': null,
+  /** Whether the caller of a group command is a workspace admin or owner (bot.ts). */
+  'users.info': 'users:read',
 };
 
 /** The bot scopes: `commands` for the slash command, and what the methods above need. */

@@ -7,7 +7,7 @@
  */
 import type { webApi } from '@slack/bolt';
 import type { Logger } from '../../core/ports';
-import { RateLimitedSender, type SendFailure, type SenderLimits } from '../shared/rate-limited-sender';
+import { RateLimitedSender, type SendFailure, type SenderLimits, type SenderTuning } from '../shared/rate-limited-sender';
 
 export const SLACK_LIMITS: SenderLimits = {
   global: { limit: 20, windowMs: 1000 },
@@ -19,7 +19,8 @@ export interface SlackPost {
   blocks: unknown[];
 }
 
-/** Errors that mean the bot cannot write to that conversation any more. */
+/** Errors that mean the bot cannot write to that conversation any more (deliveries report them
+ *  as 'gone'). */
 const DEAD = new Set(['channel_not_found', 'not_in_channel', 'is_archived', 'account_inactive', 'user_not_found', 'cannot_dm_bot', 'user_disabled']);
 
 /** Reads the Web API client's errors (with rejectRateLimitedCalls, a 429 rejects with retryAfter). */
@@ -32,9 +33,12 @@ export function classifySlackError(error: unknown): SendFailure {
   return { kind: 'transient', reason, code: e?.statusCode };
 }
 
+export type SlackSendOptions = { group?: boolean; evenIfDead?: boolean };
+
 /** `client` must reject rate-limited calls and not retry: the sender does both. */
-export function createSlackSender(client: webApi.WebClient, logger: Logger, limits: Partial<SenderLimits> = {}): RateLimitedSender<SlackPost, { group?: boolean }, string> {
-  return new RateLimitedSender<SlackPost, { group?: boolean }, string>({
+export function createSlackSender(client: webApi.WebClient, logger: Logger, limits: Partial<SenderLimits> = {}, tuning: SenderTuning = {}): RateLimitedSender<SlackPost, SlackSendOptions, string> {
+  return new RateLimitedSender<SlackPost, SlackSendOptions, string>({
+    ...tuning,
     platform: 'slack',
     limits: { ...SLACK_LIMITS, ...limits },
     call: (channel, post) => client.chat.postMessage({ channel: String(channel), text: post.text, blocks: post.blocks as never, unfurl_links: false, unfurl_media: false }),

@@ -15,9 +15,11 @@ import type { Core } from '../../core/app';
 import { ChatButtons, type ButtonTtls } from '../../core/buttons';
 import type { ChatAdapter } from '../../core/chat-adapter';
 import type { RichMessage } from '../../core/messages';
-import type { Logger } from '../../core/ports';
+import type { Delivery, Logger } from '../../core/ports';
+import { deliveryOf, notOurs, reasonOf } from '../shared/delivery';
+import type { SenderTuning } from '../shared/rate-limited-sender';
 import { errorSummary } from './errors';
-import { telegramChatId } from './mapping';
+import { telegramChatId, telegramPostingAddress } from './mapping';
 import { createMenus } from './menus';
 import { TEXT_LIMIT } from './render';
 import { createReplies } from './replies';
@@ -38,6 +40,8 @@ export interface TelegramBotOptions {
   webhook?: TelegramWebhookOptions;
   /** Outbound limits; Telegram's by default. */
   limits?: Partial<SenderLimits>;
+  /** The sender's retries and backoff (tests shorten them); the shared sender's defaults otherwise. */
+  senderTuning?: Pick<SenderTuning, 'backoffMs' | 'maxTransientAttempts' | 'maxRateLimitedAttempts'>;
   /** How long buttons work. */
   buttonTtl?: Partial<ButtonTtls>;
   /** Clock for button expiry and "updated at" notes. Default: the core's clock. */
@@ -61,13 +65,16 @@ export interface TelegramBot extends ChatAdapter {
   handleWebhookRequest(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
+/** Telegram's answers for a forum topic that no longer exists. */
+const TOPIC_GONE = /message thread not found|TOPIC_DELETED/i;
+
 export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   const { core, logger } = options;
   const now = options.now ?? (() => core.services.clock.now());
   const bot = new Telegraf(options.token, { telegram: { apiRoot: options.apiRoot, webhookReply: false } });
   const call = (method: string, params: Record<string, unknown>) => bot.telegram.callApi(method as never, params as never) as Promise<unknown>;
   const username = () => bot.botInfo?.username;
-  const sender = new TelegramSender({ call, logger, limits: options.limits });
+  const sender = new TelegramSender({ call, logger, limits: options.limits, ...options.senderTuning });
   const buttons = new ChatButtons(core.services.store, now, options.buttonTtl);
   const replies = createReplies({ sender, buttons, username, now });
   const menus = createMenus({ core, call, logger, now });
@@ -81,16 +88,18 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     logger.error({ updateId: ctx.update?.update_id, ...errorSummary(error) }, 'telegram update failed');
   });
 
-  /** A whole message to one chat, as the contract wants it: true when every part was sent. */
-  async function deliver(chatId: number | undefined, message: RichMessage, what: object): Promise<boolean> {
-    if (chatId === undefined) return false;
+  /** A whole message to one chat or forum topic, as the contract wants it (see Delivery). */
+  async function deliver(target: { chatId: number; threadId?: number } | undefined, message: RichMessage, what: object): Promise<Delivery> {
+    if (!target) return notOurs('telegram');
     try {
-      const outcomes = await replies.post(chatId, message);
-      return outcomes.length > 0 && outcomes.every((o) => o.status === 'sent');
+      const delivery = deliveryOf(await replies.post(target.chatId, message, target.threadId, { push: true }));
+      // The topic was deleted: the group is still there (the sender keeps writing to it), the topic is not.
+      if (delivery.status === 'failed' && target.threadId !== undefined && TOPIC_GONE.test(delivery.reason)) return { status: 'gone', reason: delivery.reason };
+      return delivery;
     } catch (error) {
       // Rendering stores the message's buttons first: a store failure must not escape the contract.
       logger.warn({ ...what, ...errorSummary(error) }, 'telegram delivery failed');
-      return false;
+      return { status: 'failed', reason: reasonOf(error) };
     }
   }
 
@@ -111,8 +120,11 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       sender.close();
     },
     // A Telegram user's private chat with the bot has the user's id: no DM to open first.
-    deliverToUser: (identity, message) => deliver(identity.platform === 'telegram' ? telegramChatId(identity.key) : undefined, message, { identity: identity.key }),
-    deliverToChat: (chatId, message) => deliver(telegramChatId(chatId), message, { chatId }),
+    deliverToUser(identity, message) {
+      const chatId = identity.platform === 'telegram' ? telegramChatId(identity.key) : undefined;
+      return deliver(chatId === undefined ? undefined : { chatId }, message, { identity: identity.key });
+    },
+    deliverToChat: (chatAddress, message) => deliver(telegramPostingAddress(chatAddress), message, { chatAddress }),
     async post(chat, message, postOptions = {}) {
       const chatId = typeof chat === 'number' ? chat : Number(chat.replace(/^telegram:/, ''));
       if (!Number.isSafeInteger(chatId)) return [{ status: 'failed', chatId: String(chat), reason: 'not a Telegram chat id' }];

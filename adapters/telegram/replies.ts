@@ -11,8 +11,10 @@ import { ownerOf } from './mapping';
 import { renderRichMessage, type RenderedChunk } from './render';
 import type { BroadcastReport, BroadcastTarget, OutboundPayload, SendOutcome, TelegramSender } from './sender';
 
-/** Where a reply goes; `updateId` (the update it answers) goes into the sender's log lines. */
-export type Target = { chatId: number; threadId?: number; replyTo?: number; updateId?: number };
+/** Where a reply goes; `updateId` (the update it answers) goes into the sender's log lines;
+ *  `push` marks a push, tried even where this process remembers the chat as dead (the store
+ *  decides for pushes: see BaseSendOptions.evenIfDead). */
+export type Target = { chatId: number; threadId?: number; replyTo?: number; updateId?: number; push?: boolean };
 
 export interface RepliesOptions {
   sender: TelegramSender;
@@ -24,8 +26,8 @@ export interface RepliesOptions {
 
 export interface Replies {
   /** Renders a reply; what its buttons do is in the store before it resolves. `owner` is who may
-   *  press them (anyone when absent). */
-  render(message: RichMessage, owner: User | undefined, extra?: { note?: string; openPrivate?: boolean }): Promise<RenderedChunk[]>;
+   *  press them (a user, or an identity key such as a channel's); anyone when absent. */
+  render(message: RichMessage, owner: User | string | undefined, extra?: { note?: string; openPrivate?: boolean }): Promise<RenderedChunk[]>;
   /** Queues the chunks in order (all at once, so nothing else for the chat slips between them). */
   send(target: Target, chunks: RenderedChunk[]): Promise<SendOutcome[]>;
   /** Replaces a message's text and buttons in place; falls back to a new message if it cannot. */
@@ -35,7 +37,7 @@ export interface Replies {
   /** "Updated 12:00:05 UTC", for a refreshed message. */
   updatedNote(): string;
   /** A message outside any conversation, to one chat (or forum topic). */
-  post(chatId: number, message: RichMessage, threadId?: number): Promise<SendOutcome[]>;
+  post(chatId: number, message: RichMessage, threadId?: number, options?: { push?: boolean }): Promise<SendOutcome[]>;
   broadcast(targets: BroadcastTarget[], message: RichMessage): Promise<BroadcastReport>;
 }
 
@@ -51,8 +53,8 @@ export function createReplies({ sender, buttons, username, now }: RepliesOptions
   const privateChatLink = () => (username() ? `https://t.me/${username()}` : undefined);
   const logOf = (target: Target) => (target.updateId === undefined ? undefined : { updateId: target.updateId });
 
-  async function render(message: RichMessage, owner: User | undefined, extra: { note?: string; openPrivate?: boolean } = {}): Promise<RenderedChunk[]> {
-    const draft = buttons.draft(owner && ownerOf(owner));
+  async function render(message: RichMessage, owner: User | string | undefined, extra: { note?: string; openPrivate?: boolean } = {}): Promise<RenderedChunk[]> {
+    const draft = buttons.draft(typeof owner === 'string' ? owner : owner && ownerOf(owner));
     const link = extra.openPrivate ? privateChatLink() : undefined;
     const chunks = renderRichMessage(message, {
       botUsername: username(),
@@ -66,7 +68,7 @@ export function createReplies({ sender, buttons, username, now }: RepliesOptions
 
   function send(target: Target, chunks: RenderedChunk[]): Promise<SendOutcome[]> {
     const log = logOf(target);
-    return Promise.all(chunks.map((chunk, i) => sender.send(target.chatId, payloadOf(chunk, i === 0 ? target.replyTo : undefined), { threadId: target.threadId, log })));
+    return Promise.all(chunks.map((chunk, i) => sender.send(target.chatId, payloadOf(chunk, i === 0 ? target.replyTo : undefined), { threadId: target.threadId, log, evenIfDead: target.push })));
   }
 
   function editInPlace(target: Target, messageId: number, chunks: RenderedChunk[], wasPhoto: boolean): Promise<SendOutcome[]> {
@@ -107,7 +109,7 @@ export function createReplies({ sender, buttons, username, now }: RepliesOptions
     editInPlace,
     deliverPrivately,
     updatedNote: () => `Updated ${new Date(now()).toISOString().slice(11, 19)} UTC`,
-    post: async (chatId, message, threadId) => send({ chatId, threadId }, await render(message, undefined)),
+    post: async (chatId, message, threadId, options = {}) => send({ chatId, threadId, push: options.push }, await render(message, undefined)),
     broadcast,
   };
 }

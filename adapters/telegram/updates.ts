@@ -8,22 +8,39 @@ import type { Chat, Message, Update, User } from 'telegraf/types';
 import type { Core } from '../../core/app';
 import type { ButtonLookup, ChatButtons } from '../../core/buttons';
 import type { DispatchResult } from '../../core/dispatcher';
+import { identityKey, type IdentityRef } from '../../core/domain';
 import type { Logger } from '../../core/ports';
 import { buttonOf } from './buttons';
 import { errorSummary } from './errors';
-import { chatRefOf, identityOf, ownerOf, threadOf } from './mapping';
+import { chatIdentityOf, chatRefOf, GROUP_ANONYMOUS_BOT_ID, identityOf, ownerOf, threadOf } from './mapping';
 import type { Menus } from './menus';
 import type { Replies, Target } from './replies';
 import type { TelegramCall, TelegramSender } from './sender';
 
 /** The update kinds the bot asks Telegram for (polling and webhook alike). */
-export const ALLOWED_UPDATES = ['message', 'callback_query', 'my_chat_member'] as const;
+export const ALLOWED_UPDATES = ['message', 'channel_post', 'callback_query', 'my_chat_member'] as const;
 /** Telegram keeps an unconfirmed update for at most 24 hours, so a redelivery comes sooner. */
 const UPDATE_CLAIM_MS = 24 * 60 * 60_000;
 const COMMAND = /^\/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?=\s|$)/;
 
 type CallbackQuery = Extract<Update, { callback_query: unknown }>['callback_query'];
 type MemberUpdate = Extract<Update, { my_chat_member: unknown }>['my_chat_member'];
+
+/** Who sent a command, in the core's terms. */
+interface Actor {
+  identity: IdentityRef;
+  /** Who may press the answer's buttons (an identity key). */
+  owner: string;
+  /** A person (absent when a channel or an anonymous admin speaks as the chat). */
+  user?: User;
+  /** How replies address them. */
+  name: string;
+  /** Groups and channels only (see IncomingCommand.isChatAdmin). */
+  isChatAdmin?: () => Promise<boolean>;
+}
+
+/** Chat members Telegram counts as the chat's administrators. */
+const ADMIN_STATUSES = new Set(['creator', 'administrator']);
 
 export interface UpdateIntakeOptions {
   core: Core;
@@ -53,8 +70,47 @@ export function createUpdateIntake(options: UpdateIntakeOptions): UpdateIntake {
   const handlers = new Set<Promise<unknown>>();
   const commandSpec = (name: string | undefined) => core.registry.commands.find((c) => c.name === name);
 
+  /**
+   * Asks Telegram, when a command wants to know, whether the user administers the chat. Asked at
+   * most once per message and never remembered longer, so a demoted admin loses the right at once.
+   */
+  function adminCheck(chatId: number, userId: number, updateId: number): () => Promise<boolean> {
+    let answer: Promise<boolean> | undefined;
+    return () => (answer ??= call('getChatMember', { chat_id: chatId, user_id: userId }).then(
+      (member) => ADMIN_STATUSES.has(String((member as { status?: unknown } | null)?.status)),
+      (error) => {
+        // Not knowing is not being an admin: the command refuses, and the user may try again.
+        logger.warn({ updateId, chatId, ...errorSummary(error) }, 'could not ask telegram who administers a chat');
+        return false;
+      },
+    ));
+  }
+
+  /**
+   * Who sent a message: a person; or the chat itself, for a channel's post (no `from`; only the
+   * channel's administrators can post) and for an anonymous group admin (GroupAnonymousBot with
+   * sender_chat the group), both administrators of the chat by Telegram's own rules. 'unknown'
+   * when someone posts as another chat (a linked channel), 'ignore' for other bots.
+   */
+  function actorOf(msg: Message, updateId: number): Actor | 'unknown' | 'ignore' {
+    const chat = msg.chat;
+    const senderChat = (msg as { sender_chat?: Chat }).sender_chat;
+    const from = msg.from;
+    if (chat.type === 'channel' || (senderChat?.id === chat.id && (!from || from.id === GROUP_ANONYMOUS_BOT_ID))) {
+      const identity = chatIdentityOf(chat);
+      const title = 'title' in chat && chat.title ? chat.title : 'this chat';
+      return { identity, owner: identityKey(identity), name: title, isChatAdmin: async () => true };
+    }
+    if (senderChat || !from) return 'unknown';
+    if (from.is_bot) return 'ignore';
+    return {
+      identity: identityOf(from), owner: ownerOf(from), user: from, name: from.first_name,
+      isChatAdmin: chat.type === 'private' ? undefined : adminCheck(chat.id, from.id, updateId),
+    };
+  }
+
   /** Delivers a dispatch result for a typed command. */
-  async function answerCommand(msg: Message, from: User, result: DispatchResult, updateId: number): Promise<void> {
+  async function answerCommand(msg: Message, actor: Actor, result: DispatchResult, updateId: number): Promise<void> {
     const chat = msg.chat;
     const inGroup = chat.type !== 'private';
     let passwordLeft = false;
@@ -68,19 +124,24 @@ export function createUpdateIntake(options: UpdateIntakeOptions): UpdateIntake {
     }
     const group: Target = { chatId: chat.id, threadId: threadOf(msg), replyTo: inGroup && !result.deleteInput ? msg.message_id : undefined, updateId };
     if (passwordLeft) {
-      void replies.send(group, await replies.render({ tone: 'warning', text: `${from.first_name}, your message contained a password and I can't delete it here (I'm not an admin). Delete it yourself now, and ask an admin for a new password if others may have seen it.` }, undefined));
+      void replies.send(group, await replies.render({ tone: 'warning', text: `${actor.name}, your message contained a password and I can't delete it here (I'm not an admin). Delete it yourself now, and ask an admin for a new password if others may have seen it.` }, undefined));
     }
     if (result.message.private && inGroup) {
-      void replies.deliverPrivately(from, group, result.message).catch((error) => logger.error({ updateId, ...errorSummary(error) }, 'private reply failed'));
+      if (actor.user) {
+        void replies.deliverPrivately(actor.user, group, result.message).catch((error) => logger.error({ updateId, ...errorSummary(error) }, 'private reply failed'));
+      } else {
+        // A channel or an anonymous admin has no private chat to send it to: it is not shown here.
+        void replies.send(group, await replies.render({ tone: 'warning', text: 'That answer is for one person only: send the command to me in a private chat, as yourself.' }, undefined, { openPrivate: true }));
+      }
       return;
     }
     const refusedHere = inGroup && commandSpec(result.command)?.chats === 'private';
-    void replies.send(group, await replies.render(result.message, from, { openPrivate: refusedHere }));
+    void replies.send(group, await replies.render(result.message, actor.user ?? actor.owner, { openPrivate: refusedHere }));
   }
 
   async function handleMessage(msg: Message, updateId: number): Promise<void> {
     const chat = msg.chat;
-    if (chat.type === 'channel') return;
+    // Anything from a chat shows the bot can be heard there again (a blocked user came back).
     sender.revive(chat.id);
     const text = 'text' in msg ? msg.text : undefined;
     if (text === undefined) return;
@@ -94,25 +155,25 @@ export function createUpdateIntake(options: UpdateIntakeOptions): UpdateIntake {
     const [head, name, addressee] = match;
     const me = username();
     if (addressee && me && addressee.toLowerCase() !== me.toLowerCase()) return; // for another bot
-    const from = msg.from;
-    if ((msg as { sender_chat?: Chat }).sender_chat || !from) {
+    const actor = actorOf(msg, updateId);
+    if (actor === 'ignore') return;
+    if (actor === 'unknown') {
       void replies.send({ chatId: chat.id, threadId: threadOf(msg), replyTo: msg.message_id, updateId }, await replies.render({
-        tone: 'warning', text: 'I cannot tell who you are when you post as the group or a channel: send commands as yourself (turn off "Remain anonymous").',
+        tone: 'warning', text: 'I cannot tell who you are when you post as another chat: send commands as yourself.',
       }, undefined));
       return;
     }
-    if (from.is_bot) return;
-    const identity = identityOf(from);
     const result = await core.dispatcher.dispatch({
-      identity,
-      chat: chatRefOf(chat),
+      identity: actor.identity,
+      chat: chatRefOf(chat, msg),
       text: `/${name}${text.slice(head!.length)}`,
       messageId: String(msg.message_id),
       sentAt: msg.date * 1000,
       canConfirm: true,
+      isChatAdmin: actor.isChatAdmin,
     });
-    await answerCommand(msg, from, result, updateId);
-    if (chat.type === 'private') void menus.update(chat.id, identity, result.command).catch((error) => logger.warn({ updateId, ...errorSummary(error) }, 'could not update a command menu'));
+    await answerCommand(msg, actor, result, updateId);
+    if (chat.type === 'private') void menus.update(chat.id, actor.identity, result.command).catch((error) => logger.warn({ updateId, ...errorSummary(error) }, 'could not update a command menu'));
   }
 
   async function handleCallback(query: CallbackQuery, updateId: number): Promise<void> {
@@ -146,6 +207,7 @@ export function createUpdateIntake(options: UpdateIntakeOptions): UpdateIntake {
       return;
     }
     const chat = message.chat;
+    sender.revive(chat.id);
     const target: Target = { chatId: chat.id, threadId: threadOf(message), updateId };
     const wasPhoto = 'photo' in message;
     if (button.kind === 'cancel') {
@@ -156,12 +218,13 @@ export function createUpdateIntake(options: UpdateIntakeOptions): UpdateIntake {
     await answer(button.kind === 'confirm' ? 'Confirmed' : undefined);
     const result = await core.dispatcher.dispatch({
       identity: identityOf(query.from),
-      chat: chatRefOf(chat),
+      chat: chatRefOf(chat, message),
       text: button.command,
       // A confirmation is keyed by the prompt, so a second Confirm on it never trades again.
       messageId: button.kind === 'confirm' ? `confirm:${message.message_id}` : `button:${query.id}`,
       canConfirm: true,
       confirmed: button.kind === 'confirm',
+      isChatAdmin: chat.type === 'private' ? undefined : adminCheck(chat.id, query.from.id, updateId),
     });
     if (result.message.private && chat.type !== 'private') {
       void replies.deliverPrivately(query.from, target, result.message).catch((error) => logger.error({ updateId, ...errorSummary(error) }, 'private reply failed'));
@@ -171,10 +234,24 @@ export function createUpdateIntake(options: UpdateIntakeOptions): UpdateIntake {
     void replies.editInPlace(target, message.message_id, chunks, wasPhoto);
   }
 
-  function handleMembership(update: MemberUpdate): void {
+  /** The bot was blocked, removed or added back: the sender stops or resumes at once, and the
+   *  store (which pushes consult, on every instance) is told too. */
+  async function handleMembership(update: MemberUpdate, updateId: number): Promise<void> {
     const status = update.new_chat_member.status;
-    if (status === 'kicked' || status === 'left') sender.markDead(update.chat.id, `bot ${status}`);
-    else sender.revive(update.chat.id);
+    // A private chat's id is the user's, so this is also their identity key.
+    const address = `telegram:${update.chat.id}`;
+    const { store } = core.services;
+    try {
+      if (status === 'kicked' || status === 'left') {
+        sender.markDead(update.chat.id, `bot ${status}`);
+        await store.markUnreachable(address, `bot ${status}`, now());
+      } else {
+        sender.revive(update.chat.id);
+        await store.clearUnreachable(address);
+      }
+    } catch (error) {
+      logger.warn({ updateId, chatId: update.chat.id, ...errorSummary(error) }, 'could not record whether a telegram chat is reachable');
+    }
   }
 
   /** Runs `task` after the previous one for the same chat, so a chat's commands run in order. */
@@ -206,11 +283,13 @@ export function createUpdateIntake(options: UpdateIntakeOptions): UpdateIntake {
       }
       if ('message' in update) {
         await inOrder(String(update.message.chat.id), () => handleMessage(update.message, updateId));
+      } else if ('channel_post' in update) {
+        await inOrder(String(update.channel_post.chat.id), () => handleMessage(update.channel_post as Message, updateId));
       } else if ('callback_query' in update) {
         const chatId = update.callback_query.message?.chat.id ?? `user:${update.callback_query.from.id}`;
         await inOrder(String(chatId), () => handleCallback(update.callback_query, updateId));
       } else if ('my_chat_member' in update) {
-        handleMembership(update.my_chat_member);
+        await handleMembership(update.my_chat_member, updateId);
       }
     } catch (error) {
       // The bot goes on. The claim is given up, so a redelivery of this update runs again (the

@@ -2,11 +2,11 @@ import { createHash, randomInt } from 'node:crypto';
 import { ACCESS } from '../access';
 import { args, optional } from '../args';
 import { LIMITS } from '../attempt-limiter';
-import type { CommandContext } from '../context';
+import { postingAddress, type CommandContext } from '../context';
 import { FIAT_CURRENCIES } from '../currencies';
 import type { Account } from '../domain';
 import { UserError } from '../errors';
-import { formatMoney, formatWait } from '../format';
+import { formatMoney, formatTime, formatWait } from '../format';
 import { dec } from '../money';
 import { reply, type RichMessage } from '../messages';
 import { ConflictError } from '../ports';
@@ -14,6 +14,8 @@ import { defineCommand } from '../registry';
 import { requireAccount, viewOf } from '../view';
 
 const LINK_CODE_TTL_MS = 10 * 60_000;
+/** The digest's hour when /settings digest on names none: the start of most people's day. */
+const DEFAULT_DIGEST_HOUR = 8;
 /** Crockford-style alphabet: no I, L, O, U, so a code read aloud or retyped survives. */
 const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -154,6 +156,24 @@ export const unlink = defineCommand({
   },
 });
 
+/** Where fired alerts go, in words, as the caller reads it in this chat. */
+function alertDestination(account: Account, here: string): string {
+  switch (account.alertDelivery ?? 'dm') {
+    case 'dm':
+      return 'your direct chats with me';
+    case 'off':
+      return 'no chat (email only, if it is on)';
+    case 'here':
+      return account.alertChat === here ? 'this chat' : `one chosen chat (${account.alertChat?.split(':')[0] ?? 'unknown'})`;
+  }
+}
+
+function digestSetting(account: Account): string {
+  return account.digestHour === undefined || account.digestHour === null
+    ? 'off'
+    : `on, daily at ${String(account.digestHour).padStart(2, '0')}:00 your time`;
+}
+
 export const settings = defineCommand({
   name: 'settings show',
   groupDefault: true,
@@ -171,7 +191,74 @@ export const settings = defineCommand({
       fields: [
         { label: 'Currency', value: `${account.currency.toUpperCase()} (/settings currency <code>)` },
         { label: 'Email notifications', value: `${email} (/settings email on|off|<address>)` },
+        { label: 'Fired alerts go to', value: `${alertDestination(account, postingAddress(ctx.chat))} (/settings alerts dm|here|off)` },
+        { label: 'Time zone', value: `${account.timezone ?? 'UTC'} (/settings timezone <zone>)` },
+        { label: 'Daily digest', value: `${digestSetting(account)} (/settings digest on [hour]|off)` },
       ],
+    });
+  },
+});
+
+export const settingsAlerts = defineCommand({
+  name: 'settings alerts',
+  summary: 'Choose where fired alerts go: your direct chats, this chat, or no chat',
+  args: { where: args.choice('dm, here or off', ['dm', 'here', 'off'] as const) },
+  examples: ['/settings alerts dm', '/settings alerts here', '/settings alerts off'],
+  roles: ACCESS.trading,
+  chats: 'any',
+  deniedNote: 'Price alerts belong to user accounts.',
+  async run(ctx, { where }) {
+    const account = requireAccount(ctx);
+    const { store, notifier } = ctx.services;
+    if (where === 'here') {
+      // The posting address, so a forum topic gets them rather than the group's general topic.
+      await store.updateAccount(account.username, { alertDelivery: 'here', alertChat: postingAddress(ctx.chat) });
+      const which = ctx.chat.type === 'group' ? 'this group (everyone here will see them)' : 'this chat';
+      return reply('success', { text: `Fired alerts now go to ${which}, and to no other chat.` });
+    }
+    await store.updateAccount(account.username, { alertDelivery: where });
+    if (where === 'dm') return reply('success', { text: 'Fired alerts now go to every direct chat with me that is linked to your account.' });
+    const email = notifier.enabled && account.emailNotifications ? ' They still come by email (/settings email off stops that).' : '';
+    return reply('success', { text: `Fired alerts no longer go to any chat: /alerts shows what fired.${email}` });
+  },
+});
+
+export const settingsTimezone = defineCommand({
+  name: 'settings timezone',
+  aliases: ['timezone'],
+  summary: 'Choose the time zone times are shown in (an IANA name like Europe/Athens)',
+  args: { zone: args.timeZone() },
+  examples: ['/settings timezone Europe/Athens', '/settings timezone America/New_York', '/settings timezone utc'],
+  roles: ACCESS.everyAccount,
+  chats: 'any',
+  async run(ctx, { zone }) {
+    const account = requireAccount(ctx);
+    const { store, clock } = ctx.services;
+    await store.updateAccount(account.username, { timezone: zone });
+    return reply('success', { text: `Times now show in ${zone}: it is ${formatTime(clock.now(), zone)} there.` });
+  },
+});
+
+export const settingsDigest = defineCommand({
+  name: 'settings digest',
+  summary: 'A daily summary (portfolio value, day\'s change, alerts fired) at an hour of your day, or none',
+  args: { setting: args.choice('on or off', ['on', 'off'] as const), hour: optional(args.hour('the hour of your day it comes, 0-23 (8 unless you say)')) },
+  examples: ['/settings digest on', '/settings digest on 18', '/settings digest off'],
+  roles: ACCESS.trading,
+  chats: 'any',
+  deniedNote: 'The digest summarises a user account\'s portfolio.',
+  async run(ctx, { setting, hour }) {
+    const account = requireAccount(ctx);
+    const { store } = ctx.services;
+    if (setting === 'off') {
+      if (hour !== undefined) throw new UserError('/settings digest off takes no hour.');
+      await store.updateAccount(account.username, { digestHour: null });
+      return reply('success', { text: 'The daily digest is off.' });
+    }
+    const at = hour ?? account.digestHour ?? DEFAULT_DIGEST_HOUR;
+    await store.updateAccount(account.username, { digestHour: at });
+    return reply('success', {
+      text: `The daily digest comes at ${String(at).padStart(2, '0')}:00 ${account.timezone ?? 'UTC'} time.${account.timezone ? '' : ' /settings timezone <zone> sets your time zone.'}`,
     });
   },
 });

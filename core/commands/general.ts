@@ -1,9 +1,9 @@
 import { ACCESS } from '../access';
 import { args, optional } from '../args';
 import { UserError } from '../errors';
-import { formatTime } from '../format';
 import { reply } from '../messages';
 import { defineCommand, usageOf } from '../registry';
+import { timeFor } from '../view';
 import { redeemLinkCode } from './account';
 
 
@@ -97,8 +97,9 @@ export const whoami = defineCommand({
       fields: [
         { label: 'Role', value: ctx.account.role },
         { label: 'Email', value: ctx.account.email },
-        { label: 'Member since', value: formatTime(ctx.account.createdAt) },
+        { label: 'Member since', value: timeFor(ctx, ctx.account.createdAt) },
         { label: 'Currency', value: ctx.account.currency.toUpperCase() },
+        { label: 'Time zone', value: ctx.account.timezone ?? 'UTC' },
         { label: 'Linked chats', value: identities.map((i) => i.platform + (i.key === ctx.identityKey ? ' (this one)' : '')).join(', ') },
       ],
       // The email address is personal: keep it out of group chats.

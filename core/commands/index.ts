@@ -1,10 +1,11 @@
 /** Every command the bot knows, in the order help lists them. */
 import type { AnyCommand } from '../registry';
 import { about, help, start, whoami } from './general';
-import { link, login, settings, settingsCurrency, settingsEmail, signup, unlink } from './account';
+import { link, login, settings, settingsAlerts, settingsCurrency, settingsDigest, settingsEmail, settingsTimezone, signup, unlink } from './account';
 import { coins, coinsAdd, coinsRemove, market, price } from './market';
 import { buy, history, portfolio, sell } from './trading';
-import { alert, alertRemove, alerts } from './alerts';
+import { alert, alertRemove, alerts } from '../alerts/commands';
+import { broadcastAdd, broadcastList, broadcastPause, broadcastRemove, broadcastResume } from '../alerts/broadcast-commands';
 import { activity, role, stats, transactions, users } from './staff';
 
 export const ALL_COMMANDS: readonly AnyCommand[] = [
@@ -12,6 +13,7 @@ export const ALL_COMMANDS: readonly AnyCommand[] = [
   signup, login, link, unlink,
   price, coins, buy, sell, portfolio, history,
   alert, alerts, alertRemove,
-  settings, settingsCurrency, settingsEmail,
+  broadcastList, broadcastAdd, broadcastRemove, broadcastPause, broadcastResume,
+  settings, settingsCurrency, settingsEmail, settingsAlerts, settingsTimezone, settingsDigest,
   market, stats, users, transactions, activity, role, coinsAdd, coinsRemove,
 ];

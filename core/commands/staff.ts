@@ -2,10 +2,10 @@ import { ACCESS } from '../access';
 import { args, optional } from '../args';
 import { ROLES } from '../domain';
 import { UserError } from '../errors';
-import { formatMoney, formatTime } from '../format';
+import { formatMoney } from '../format';
 import { reply } from '../messages';
 import { defineCommand } from '../registry';
-import { pageAt, pageButtons, requireAccount, viewOf } from '../view';
+import { pageAt, pageButtons, requireAccount, timeFor, viewOf } from '../view';
 import { transactionTable } from './trading';
 
 export const users = defineCommand({
@@ -22,7 +22,7 @@ export const users = defineCommand({
       title: `Accounts, page ${page}`,
       table: {
         columns: ['Username', 'Role', 'Email', 'Since'],
-        rows: items.map((a) => [a.username, a.role, a.email, formatTime(a.createdAt)]),
+        rows: items.map((a) => [a.username, a.role, a.email, timeFor(ctx, a.createdAt)]),
       },
       buttons: pageButtons((n) => `/users ${n}`, page, hasNext),
       // Email addresses are personal data: never into a group.
@@ -95,7 +95,7 @@ export const activity = defineCommand({
       title: `Activity of ${username}, page ${page}`,
       table: {
         columns: ['Time', 'Platform', 'Command', 'Result'],
-        rows: items.map((e) => [formatTime(e.at), e.platform, e.detail, e.outcome]),
+        rows: items.map((e) => [timeFor(ctx, e.at), e.platform, e.detail, e.outcome]),
       },
       buttons: pageButtons((n) => `/activity ${username} ${n}`, page, hasNext),
     });

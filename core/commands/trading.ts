@@ -1,14 +1,15 @@
 import { ACCESS, TRADING_DENIED_NOTE } from '../access';
 import { args, type BuyOrder, type SellOrder } from '../args';
 import type { CommandContext } from '../context';
-import type { Coin, Portfolio, Transaction } from '../domain';
+import type { Coin, OutboxMessage, Portfolio, Transaction } from '../domain';
 import { UserError } from '../errors';
-import { formatAge, formatMoney, formatPrice, formatTime } from '../format';
+import { formatAge, formatMoney, formatPrice } from '../format';
 import { Dec, ZERO, dec, formatPercent, formatQuantity } from '../money';
 import { reply, trendOf, type RichMessage } from '../messages';
 import { defineCommand } from '../registry';
+import type { TradePlan } from '../ports';
 import { planBuy, planSell, type TradeTerms } from '../trading';
-import { pageAt, pageButtons, priceFooter, requireAccount, viewOf } from '../view';
+import { pageAt, pageButtons, priceFooter, requireAccount, timeFor, viewOf } from '../view';
 
 /** The latest quote for a trade, refused when older than the configured limit. */
 function tradablePrice(ctx: CommandContext, coin: Coin): Dec {
@@ -38,7 +39,14 @@ async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell
     platform: ctx.identity.platform,
     money: (amount) => formatMoney(amount, view),
   };
-  const plan = (portfolio: Portfolio) => (side === 'buy' ? planBuy(portfolio, order as BuyOrder, terms) : planSell(portfolio, order as SellOrder, terms));
+  const decide = (portfolio: Portfolio) => (side === 'buy' ? planBuy(portfolio, order as BuyOrder, terms) : planSell(portfolio, order as SellOrder, terms));
+  // The confirmation email is queued in the outbox in the trade's own atomic step: a trade that
+  // happened is always confirmed, a rejected or repeated one never is (core/notifications).
+  const emailed = account.emailNotifications && services.notifier.enabled;
+  const plan = (portfolio: Portfolio): TradePlan => {
+    const decision = decide(portfolio);
+    return decision.ok && emailed ? { ...decision, messages: [confirmationEmail(ctx, coin, side, decision.transaction, decision.portfolio)] } : decision;
+  };
   if (ctx.canConfirm && !ctx.confirmed) {
     const portfolio = await services.store.getPortfolio(account.username);
     // A trade that cannot succeed is refused now, not after the user has confirmed it.
@@ -62,12 +70,6 @@ async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell
   }
   const t = outcome.transaction;
   const quantity = `${formatQuantity(dec(t.quantity))} ${coin.symbol.toUpperCase()}`;
-  if (account.emailNotifications && services.notifier.enabled) {
-    services.notifier.send(account.username, {
-      subject: `CryptoPulse: ${side === 'buy' ? 'bought' : 'sold'} ${quantity}`,
-      body: `${describe(t, coin, ctx)}\nCash balance: ${formatMoney(outcome.portfolio.cash, view)}\nThis is paper trading with virtual money.`,
-    });
-  }
   return reply('success', {
     title: `${side === 'buy' ? 'Bought' : 'Sold'} ${quantity}`,
     fields: [
@@ -80,6 +82,26 @@ async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell
     ],
     footer: priceFooter(ctx),
   });
+}
+
+/** The trade's confirmation email as an outbox message (id from the transaction: one per trade). */
+function confirmationEmail(ctx: CommandContext, coin: Coin, side: 'buy' | 'sell', t: Transaction, after: Portfolio): OutboxMessage {
+  const view = viewOf(ctx);
+  const now = ctx.services.clock.now();
+  return {
+    id: `trade:${t.transactionId}:email`,
+    destination: `email:${t.username}`,
+    username: t.username,
+    kind: 'trade',
+    email: {
+      subject: `CryptoPulse: ${side === 'buy' ? 'bought' : 'sold'} ${formatQuantity(dec(t.quantity))} ${coin.symbol.toUpperCase()}`,
+      body: `${describe(t, coin, ctx)}\nCash balance: ${formatMoney(after.cash, view)}\nThis is paper trading with virtual money.`,
+    },
+    createdAt: now,
+    dueAt: now,
+    attempts: 0,
+    status: 'pending',
+  };
 }
 
 /** What the order is worth at this price, for deciding whether to ask for confirmation. */
@@ -99,7 +121,7 @@ function describeOrder(order: BuyOrder | SellOrder): string {
 
 function describe(t: Transaction, coin: Coin, ctx: CommandContext): string {
   const view = viewOf(ctx);
-  return `${t.type} ${formatQuantity(dec(t.quantity))} ${coin.symbol.toUpperCase()} at ${formatPrice(t.price, view)} for ${formatMoney(t.amount, view)}, ${formatTime(t.timestamp)}`;
+  return `${t.type} ${formatQuantity(dec(t.quantity))} ${coin.symbol.toUpperCase()} at ${formatPrice(t.price, view)} for ${formatMoney(t.amount, view)}, ${timeFor(ctx, t.timestamp)}`;
 }
 
 export const buy = defineCommand({
@@ -173,7 +195,7 @@ export const portfolio = defineCommand({
         { label: 'Realized P&L', value: formatMoney(p.realizedPnl, view) },
       ],
       buttons: [{ label: 'Refresh', command: '/portfolio', kind: 'refresh' }],
-      footer: priceFooter(ctx) ?? `Valued at prices from ${formatTime(ctx.services.clock.now())}.`,
+      footer: priceFooter(ctx) ?? `Valued at prices from ${timeFor(ctx, ctx.services.clock.now())}.`,
     });
   },
 });
@@ -205,7 +227,7 @@ export function transactionTable(ctx: CommandContext, items: Transaction[], with
     columns: [...(withUser ? ['User'] : []), 'Time', 'Type', 'Coin', 'Quantity', 'Price', 'Amount'],
     rows: items.map((t) => [
       ...(withUser ? [t.username] : []),
-      formatTime(t.timestamp), t.type, t.coinId, formatQuantity(dec(t.quantity)), formatPrice(t.price, view), formatMoney(t.amount, view),
+      timeFor(ctx, t.timestamp), t.type, t.coinId, formatQuantity(dec(t.quantity)), formatPrice(t.price, view), formatMoney(t.amount, view),
     ]),
     align: [...(withUser ? ['left' as const] : []), 'left' as const, 'left' as const, 'left' as const, 'right' as const, 'right' as const, 'right' as const],
   };

@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { BatchGetItemCommand, DescribeTableCommand, ResourceNotFoundException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   DeleteCommand,
   GetCommand,
@@ -22,15 +23,17 @@ import {
   TransactWriteCommand,
   UpdateCommand,
   type QueryCommandInput,
-  type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Account, ActivityEntry, Coin, LinkedIdentity, Portfolio, PriceAlert, Role, SystemStats, Transaction } from '../../core/domain';
+import type { Account, ActivityEntry, ChatState, Coin, LinkedIdentity, OutboxMessage, Portfolio, PriceAlert, Role, SystemStats, Transaction } from '../../core/domain';
 import { ROLES } from '../../core/domain';
 import { Dec, toStored } from '../../core/money';
 import { applyPlan } from '../../core/trading';
 import {
   ConflictError,
   type AccountPatch,
+  type AlertChanges,
+  type AlertFiring,
+  type OutboxSettlement,
   type Attempts,
   type ButtonSet,
   type Page,
@@ -40,13 +43,16 @@ import {
   type TradeOutcome,
   type TradePlan,
 } from '../../core/ports';
+import { DynamoAlerts } from './alerts';
 import { createClients, type DynamoClients, type DynamoConnection } from './client';
+import { type StoreIo, type WriteAction } from './io';
+import { DynamoOutbox, putMessage } from './outbox';
 import {
+  ACCOUNT_SETTINGS,
   accountItem,
   activityOwner,
   activitySortKey,
   activityShardKey,
-  alertItem,
   attemptsId,
   buttonsItem,
   buttonsId,
@@ -59,7 +65,6 @@ import {
   randomCounterShard,
   toAccount,
   toActivity,
-  toAlert,
   toAttempts,
   toIdentity,
   toStoredButtons,
@@ -87,7 +92,6 @@ import {
   type TableNames,
 } from './tables';
 
-type WriteAction = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** Claim keys this far past their expiry may be claimed again (as in the SQLite store). */
 const CLAIM_SWEEP_MS = 7 * 24 * 60 * 60 * 1000;
@@ -113,6 +117,8 @@ export class DynamoDbStore implements Store {
   private readonly t: TableNames;
   /** Serializes this instance's trades per account; see keyed-queue.ts. */
   private readonly trades = new KeyedQueue();
+  private readonly alerts: DynamoAlerts;
+  private readonly outbox: DynamoOutbox;
 
   constructor(
     private readonly clients: DynamoClients,
@@ -120,6 +126,9 @@ export class DynamoDbStore implements Store {
     private readonly activityRetentionDays = 30,
   ) {
     this.t = tableNames(tablePrefix);
+    const io = this.io();
+    this.alerts = new DynamoAlerts(io, this.t);
+    this.outbox = new DynamoOutbox(io, this.t);
   }
 
   private get doc() {
@@ -184,8 +193,29 @@ export class DynamoDbStore implements Store {
       if (!item || item.listPk !== ACCOUNTS_PARTITION) return null;
       const current = toAccount(item);
       const updated: Account = { ...current, ...definedOnly(patch) };
+      // A setting patched to null (digestHour) is removed, as if never set.
+      for (const name of ACCOUNT_SETTINGS) if (updated[name] === null) delete updated[name];
       const oldEmail = normEmail(current.email);
       const newEmail = normEmail(updated.email);
+
+      const names: Record<string, string> = {
+        '#email': 'email', '#norm': 'emailNorm', '#hash': 'passwordHash', '#role': 'role',
+        '#cur': 'currency', '#notify': 'emailNotifications', '#rev': 'rev',
+      };
+      const values: Record<string, unknown> = {
+        ':email': updated.email, ':norm': newEmail, ':hash': updated.passwordHash, ':role': updated.role,
+        ':cur': updated.currency, ':notify': updated.emailNotifications, ':rev': item.rev, ':next': (item.rev as number) + 1,
+      };
+      const set = ['#email = :email', '#norm = :norm', '#hash = :hash', '#role = :role', '#cur = :cur', '#notify = :notify', '#rev = :next'];
+      const remove: string[] = [];
+      for (const name of ACCOUNT_SETTINGS) {
+        names[`#${name}`] = name;
+        if (updated[name] === undefined) remove.push(`#${name}`);
+        else {
+          values[`:${name}`] = updated[name];
+          set.push(`#${name} = :${name}`);
+        }
+      }
 
       // `rev` guards the read-modify-write; the email claim and role counters follow the account.
       const actions: WriteAction[] = [
@@ -193,16 +223,10 @@ export class DynamoDbStore implements Store {
           Update: {
             TableName: this.t.users,
             Key: { username },
-            UpdateExpression: 'SET #email = :email, #norm = :norm, #hash = :hash, #role = :role, #cur = :cur, #notify = :notify, #rev = :next',
+            UpdateExpression: `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
             ConditionExpression: '#rev = :rev',
-            ExpressionAttributeNames: {
-              '#email': 'email', '#norm': 'emailNorm', '#hash': 'passwordHash', '#role': 'role',
-              '#cur': 'currency', '#notify': 'emailNotifications', '#rev': 'rev',
-            },
-            ExpressionAttributeValues: {
-              ':email': updated.email, ':norm': newEmail, ':hash': updated.passwordHash, ':role': updated.role,
-              ':cur': updated.currency, ':notify': updated.emailNotifications, ':rev': item.rev, ':next': (item.rev as number) + 1,
-            },
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
           },
         },
       ];
@@ -335,6 +359,8 @@ export class DynamoDbStore implements Store {
 
   private async tradeOptimistically(username: string, idempotencyKey: string, plan: (current: Portfolio) => TradePlan): Promise<TradeOutcome> {
     const keyId = tradeKeyId(username, idempotencyKey);
+    // Messages found already queued (their ids are deterministic): the trade goes ahead without them.
+    const queued = new Set<string>();
     for (let attempt = 0; ; attempt++) {
       const [earlier, row] = await Promise.all([this.get(this.t.idempotency, { id: keyId }), this.get(this.t.portfolios, { username })]);
       if (earlier) return { status: 'duplicate', transaction: toTransaction(earlier.transaction as Item) };
@@ -348,6 +374,7 @@ export class DynamoDbStore implements Store {
       const decision = applyPlan(username, current, plan);
       if (!decision.ok) return { status: 'rejected', reason: decision.reason };
       const { transaction, portfolio } = decision;
+      const messages = decision.messages.filter((m) => !queued.has(m.id));
 
       const failed = await this.transact([
         {
@@ -381,6 +408,8 @@ export class DynamoDbStore implements Store {
         },
         // Exact: the amount goes over the wire as the decimal string, DynamoDB adds decimals exactly.
         this.count({ transactions: 1, [`${transaction.type}Volume`]: NumberValue.from(transaction.amount) }),
+        // The confirmation email and the like, queued atomically with the trade.
+        ...messages.map((m) => putMessage(this.t.outbox, m)),
       ]);
       if (!failed) return { status: 'done', portfolio, transaction };
 
@@ -392,6 +421,11 @@ export class DynamoDbStore implements Store {
         if (conditionFailed(failed, 1)) {
           throw new Error(`Transaction ${transaction.transactionId} at ${transaction.timestamp} is already in ${username}'s ledger`);
         }
+      }
+      const alreadyQueued = messages.filter((_, i) => conditionFailed(failed, 4 + i));
+      if (alreadyQueued.length && !conditionFailed(failed, 0)) {
+        for (const m of alreadyQueued) queued.add(m.id);
+        continue;
       }
       // The portfolio moved on since we read it: read it again and re-plan.
       if (attempt + 1 >= VERSION_ATTEMPTS) throw new Error(`Trade for ${username} lost the race ${VERSION_ATTEMPTS} times; try again`);
@@ -450,123 +484,65 @@ export class DynamoDbStore implements Store {
     return toPage(merged, limit, toTransaction, (i) => ({ feedSk: i.feedSk as string }));
   }
 
-  // ---- alerts -----------------------------------------------------------------------------------
+  // ---- alerts (alerts.ts), outbox and chat states (outbox.ts) ---------------------------------------
 
-  async createAlert(alert: PriceAlert, limit: number): Promise<'created' | 'limit'> {
-    const put: WriteAction = {
-      Put: {
-        TableName: this.t.priceAlerts,
-        Item: alertItem(alert),
-        ConditionExpression: 'attribute_not_exists(#a)',
-        ExpressionAttributeNames: { '#a': 'alertId' },
-      },
-    };
-    if (!alert.active) {
-      if (await this.transact([put])) throw new Error(`Alert ${alert.alertId} already exists`);
-      return 'created';
-    }
-    // The owner's active-alert count is bumped in the same transaction, conditioned on the limit:
-    // racing creates cannot both squeeze under it.
-    const failed = await this.transact([
-      {
-        Update: {
-          TableName: this.t.users,
-          Key: { username: alert.username },
-          UpdateExpression: 'SET #n = if_not_exists(#n, :zero) + :one',
-          ConditionExpression: 'attribute_exists(#u) AND (attribute_not_exists(#n) OR #n < :limit)',
-          ExpressionAttributeNames: { '#n': 'activeAlerts', '#u': 'username' },
-          ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':limit': limit },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
-      put,
-      this.count({ activeAlerts: 1 }),
-    ]);
-    if (!failed) return 'created';
-    if (conditionFailed(failed, 0)) {
-      if (!failed.items[0]) throw new Error(`No account ${alert.username} for alert ${alert.alertId}`);
-      return 'limit';
-    }
-    throw new Error(`Alert ${alert.alertId} already exists`);
+  createAlert(alert: PriceAlert, limit: number): Promise<'created' | 'limit'> {
+    return this.alerts.createAlert(alert, limit);
+  }
+  listAlerts(username: string): Promise<PriceAlert[]> {
+    return this.alerts.listAlerts(username);
+  }
+  getAlert(username: string, alertId: string): Promise<PriceAlert | null> {
+    return this.alerts.getAlert(username, alertId);
+  }
+  deleteAlert(username: string, alertId: string): Promise<boolean> {
+    return this.alerts.deleteAlert(username, alertId);
+  }
+  listLiveAlerts(page: PageRequest): Promise<Page<PriceAlert>> {
+    return this.alerts.listLiveAlerts(page);
+  }
+  alertChangeCursor(): Promise<string> {
+    return this.alerts.alertChangeCursor();
+  }
+  listAlertChanges(cursor: string): Promise<AlertChanges> {
+    return this.alerts.listAlertChanges(cursor);
+  }
+  fireAlerts(firings: AlertFiring[]): Promise<Set<string>> {
+    return this.alerts.fireAlerts(firings);
+  }
+  setAlertState(username: string, alertId: string, version: number, state: 'armed' | 'expired', at: number): Promise<boolean> {
+    return this.alerts.setAlertState(username, alertId, version, state, at);
+  }
+  pruneAlerts(before: number): Promise<number> {
+    return this.alerts.pruneAlerts(before);
   }
 
-  async listAlerts(username: string): Promise<PriceAlert[]> {
-    // A local index, so this read can be strongly consistent; sparse, so fired alerts cost nothing.
-    const items = await this.queryAll({
-      TableName: this.t.priceAlerts,
-      IndexName: 'active-by-user',
-      KeyConditionExpression: '#u = :u',
-      ExpressionAttributeNames: { '#u': 'username' },
-      ExpressionAttributeValues: { ':u': username },
-      ConsistentRead: true,
-    });
-    return items.map(toAlert);
+  enqueueMessages(messages: OutboxMessage[]): Promise<void> {
+    return this.outbox.enqueueMessages(messages);
   }
-
-  async deleteAlert(username: string, alertId: string): Promise<boolean> {
-    for (let attempt = 0; attempt < RACE_ATTEMPTS; attempt++) {
-      const item = await this.get(this.t.priceAlerts, { username, alertId });
-      if (!item) return false;
-      const wasActive = item.active === true;
-      // Conditioned on the state we read, so the counters move only for what was really deleted.
-      const actions: WriteAction[] = [
-        {
-          Delete: {
-            TableName: this.t.priceAlerts,
-            Key: { username, alertId },
-            ConditionExpression: 'attribute_exists(#a) AND #active = :was',
-            ExpressionAttributeNames: { '#a': 'alertId', '#active': 'active' },
-            ExpressionAttributeValues: { ':was': wasActive },
-          },
-        },
-      ];
-      if (wasActive) actions.push(this.ownerAlertCount(username, -1), this.count({ activeAlerts: -1 }));
-      if (!(await this.transact(actions))) return true;
-    }
-    throw new Error(`Alert ${alertId} kept changing; delete abandoned`);
+  leaseOutbox(now: number, limit: number, leaseMs: number): Promise<OutboxMessage[]> {
+    return this.outbox.leaseOutbox(now, limit, leaseMs);
   }
-
-  async listActiveAlertsByCoin(coinId: string): Promise<PriceAlert[]> {
-    const items = await this.queryAll({
-      TableName: this.t.priceAlerts,
-      IndexName: 'active-by-coin',
-      KeyConditionExpression: '#c = :c',
-      ExpressionAttributeNames: { '#c': 'activeCoin' },
-      ExpressionAttributeValues: { ':c': coinId },
-    });
-    return items.map(toAlert);
+  settleOutbox(id: string, outcome: OutboxSettlement): Promise<void> {
+    return this.outbox.settleOutbox(id, outcome);
   }
-
-  async markAlertFired(username: string, alertId: string, at: number): Promise<boolean> {
-    // Conditional on active = true: of several racing callers exactly one gets through.
-    const failed = await this.transact([
-      {
-        Update: {
-          TableName: this.t.priceAlerts,
-          Key: { username, alertId },
-          // Removing the sparse keys takes the alert out of both active indexes.
-          UpdateExpression: 'SET #active = :no, #fired = :at REMOVE #coin, #since',
-          ConditionExpression: '#active = :yes',
-          ExpressionAttributeNames: { '#active': 'active', '#fired': 'firedAt', '#coin': 'activeCoin', '#since': 'activeSince' },
-          ExpressionAttributeValues: { ':no': false, ':yes': true, ':at': at },
-        },
-      },
-      this.ownerAlertCount(username, -1),
-      this.count({ activeAlerts: -1 }),
-    ]);
-    return !failed;
+  getOutboxMessage(id: string): Promise<OutboxMessage | null> {
+    return this.outbox.getOutboxMessage(id);
   }
-
-  private ownerAlertCount(username: string, delta: number): WriteAction {
-    return {
-      Update: {
-        TableName: this.t.users,
-        Key: { username },
-        UpdateExpression: 'ADD #n :d',
-        ExpressionAttributeNames: { '#n': 'activeAlerts' },
-        ExpressionAttributeValues: { ':d': delta },
-      },
-    };
+  pruneOutbox(before: number): Promise<number> {
+    return this.outbox.pruneOutbox(before);
+  }
+  getChatStates(addresses: string[]): Promise<Map<string, ChatState>> {
+    return this.outbox.getChatStates(addresses);
+  }
+  markUnreachable(address: string, reason: string, at: number): Promise<void> {
+    return this.outbox.markUnreachable(address, reason, at);
+  }
+  clearUnreachable(address: string): Promise<void> {
+    return this.outbox.clearUnreachable(address);
+  }
+  setBroadcastsPaused(chatAddress: string, paused: boolean): Promise<void> {
+    return this.outbox.setBroadcastsPaused(chatAddress, paused);
   }
 
   // ---- coins, claims, activity ------------------------------------------------------------------
@@ -776,6 +752,12 @@ export class DynamoDbStore implements Store {
     return perShard.reduce((a, b) => a + b, 0);
   }
 
+  /** Link codes, buttons, claims and attempt windows carry a TTL: DynamoDB deletes them itself (and
+   *  every read checks the expiry meanwhile), so there is nothing to do here. */
+  async pruneExpired(_now: number): Promise<number> {
+    return 0;
+  }
+
   async stats(): Promise<SystemStats> {
     const [shards, trackedCoins] = await Promise.all([this.readCounters(), this.countTrackedCoins()]);
     const accountsByRole = Object.fromEntries(ROLES.map((r) => [r, 0])) as Record<Role, number>;
@@ -822,6 +804,52 @@ export class DynamoDbStore implements Store {
 
   // ---- helpers ----------------------------------------------------------------------------------
 
+  /** The calls the alert and outbox modules make (see io.ts for why they go through here). */
+  private io(): StoreIo {
+    const conditional = async <T>(send: () => Promise<T>): Promise<T | null> => {
+      try {
+        return await send();
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return null;
+        throw error;
+      }
+    };
+    return {
+      get: (table, key) => this.get(table, key),
+      batchGet: (table, keys) => this.batchGet(table, keys),
+      put: async (input) => (await conditional(() => this.doc.send(new PutCommand(input)))) !== null,
+      update: async (input) => {
+        const out = await conditional(() => this.doc.send(new UpdateCommand(input)));
+        return out === null ? null : (out.Attributes ?? {});
+      },
+      delete: async (input) => (await conditional(() => this.doc.send(new DeleteCommand(input)))) !== null,
+      query: async (input) => {
+        const out = await this.doc.send(new QueryCommand(input));
+        return { items: out.Items ?? [], ...(out.LastEvaluatedKey ? { last: out.LastEvaluatedKey } : {}) };
+      },
+      queryAll: (input) => this.queryAll(input),
+      queryPage: (input, limit) => this.queryPage(input, limit),
+      transact: (actions) => this.transact(actions),
+      deleteBatch: (table, keys) => this.deleteBatch(table, keys),
+      count: (deltas, shard) => this.count(deltas, shard),
+    };
+  }
+
+  /** Any number of keys, 100 per request, unprocessed keys retried with backoff; consistent reads. */
+  private async batchGet(table: string, keys: Item[]): Promise<Item[]> {
+    const items: Item[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Item[] = keys.slice(i, i + 100);
+      for (let retry = 0; pending.length; retry++) {
+        if (retry) await sleep(backoffDelay(retry, DEFAULT_BACKOFF));
+        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+        items.push(...(out.Responses?.[table] ?? []));
+        pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
+      }
+    }
+    return items;
+  }
+
   private async get(table: string, key: Item): Promise<Item | undefined> {
     return (await this.doc.send(new GetCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
   }
@@ -845,8 +873,9 @@ export class DynamoDbStore implements Store {
     }, TRANSIENT_ATTEMPTS);
   }
 
-  /** ADDs to one random counter shard: no single counters item becomes every write's hot spot. */
-  private count(deltas: Record<string, number | NumberValue>): WriteAction {
+  /** ADDs to one counter shard (random unless given): no single counters item becomes every
+   *  write's hot spot. */
+  private count(deltas: Record<string, number | NumberValue>, shard?: number): WriteAction {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const parts = Object.entries(deltas).map(([name, delta], i) => {
@@ -857,7 +886,7 @@ export class DynamoDbStore implements Store {
     return {
       Update: {
         TableName: this.t.counters,
-        Key: { shard: randomCounterShard() },
+        Key: { shard: shard === undefined ? randomCounterShard() : counterShardKey(shard) },
         UpdateExpression: `ADD ${parts.join(', ')}`,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,

@@ -7,9 +7,10 @@
  * Conversions back to the domain pick fields explicitly, so index and bookkeeping attributes
  * (sk, listPk, rev, ...) never leak into what the core sees.
  */
-import type { Account, ActivityEntry, LinkedIdentity, Portfolio, PriceAlert, Transaction } from '../../core/domain';
+import type { Account, ActivityEntry, ChatState, LinkedIdentity, OutboxMessage, Portfolio, PriceAlert, Transaction } from '../../core/domain';
+import { isLiveAlert } from '../../core/domain';
 import type { Attempts, ButtonSet, StoredButtons } from '../../core/ports';
-import { ACCOUNTS_PARTITION, ACTIVITY_SHARDS, COUNTER_SHARDS, TRANSACTION_FEED_SHARDS } from './tables';
+import { ACCOUNTS_PARTITION, ACTIVITY_SHARDS, ALERT_SHARDS, COUNTER_SHARDS, OUTBOX_SHARDS, TRANSACTION_FEED_SHARDS } from './tables';
 
 export type Item = Record<string, unknown>;
 
@@ -56,9 +57,19 @@ export function accountItem(a: Account, rev: number): Item {
     createdAt: a.createdAt,
     currency: a.currency,
     emailNotifications: a.emailNotifications,
+    ...accountSettings(a),
     rev,
     listPk: ACCOUNTS_PARTITION,
   };
+}
+
+/** The optional notification settings: absent (never null) when unset. */
+export const ACCOUNT_SETTINGS = ['alertDelivery', 'alertChat', 'timezone', 'digestHour'] as const;
+
+export function accountSettings(a: Partial<Account>): Item {
+  const settings: Item = {};
+  for (const name of ACCOUNT_SETTINGS) if (a[name] !== undefined && a[name] !== null) settings[name] = a[name];
+  return settings;
 }
 
 export function toAccount(i: Item): Account {
@@ -70,6 +81,7 @@ export function toAccount(i: Item): Account {
     createdAt: i.createdAt as number,
     currency: i.currency as Account['currency'],
     emailNotifications: i.emailNotifications === true,
+    ...(accountSettings(i as Partial<Account>) as Partial<Account>),
   };
 }
 
@@ -165,19 +177,52 @@ export function toStoredButtons(i: Item): StoredButtons {
 
 // ---- alerts ---------------------------------------------------------------------------------------
 
+/** The sort key, in a chat owner's partition, of its live-rule count (alert ids never start with #). */
+export const OWNER_COUNT_ID = '#live';
+export const isAlertItem = (i: Item) => !(i.alertId as string).startsWith('#');
+
+/** How long a removed alert stays visible to other instances' change feeds before TTL may take it. */
+export const REMOVED_ALERT_RETENTION_S = 7 * 24 * 60 * 60;
+
+const alertShard = (owner: string, alertId: string) => hashShard(`${owner}#${alertId}`, ALERT_SHARDS);
+export const changeShardKey = (n: number) => `chg#${n}`;
+export const liveShardKey = (n: number) => `live#${n}`;
+export const doneShardKey = (n: number) => `done#${n}`;
+
+/** The alert's place in the change feed: written on every write, so the feed is ordered by updatedAt. */
+export function changeKeys(owner: string, alertId: string, updatedAt: number): Item {
+  return { changeShard: changeShardKey(alertShard(owner, alertId)), changeSk: `${timeKey(updatedAt)}#${owner}#${alertId}` };
+}
+
+/** The epoch ms a change-feed sort key starts with. */
+export const changeTime = (changeSk: string) => Number(changeSk.slice(0, 16));
+
+/** Live alerts sit in `live#n` by owner and id (for paging); finished ones in `done#n` by time (for pruning). */
+export function stateKeys(owner: string, alertId: string, live: boolean, updatedAt: number): Item {
+  const n = alertShard(owner, alertId);
+  return live
+    ? { stateShard: liveShardKey(n), stateSk: `${owner}#${alertId}` }
+    : { stateShard: doneShardKey(n), stateSk: `${timeKey(updatedAt)}#${owner}#${alertId}` };
+}
+
+const ALERT_OPTIONAL = ['targetPrice', 'movePercent', 'moveWindowMs', 'moveDirection', 'repeatMs', 'expiresAt', 'firedAt'] as const;
+
 export function alertItem(a: PriceAlert): Item {
   const item: Item = {
     username: a.username,
     alertId: a.alertId,
     coinId: a.coinId,
     condition: a.condition,
-    targetPrice: a.targetPrice,
-    active: a.active,
+    state: a.state,
     createdAt: a.createdAt,
-    firedAt: a.firedAt,
+    fireCount: a.fireCount,
+    version: a.version,
+    updatedAt: a.updatedAt,
+    ...changeKeys(a.username, a.alertId, a.updatedAt),
+    ...stateKeys(a.username, a.alertId, isLiveAlert(a.state), a.updatedAt),
   };
-  // The sparse index keys exist only while the alert is active.
-  if (a.active) Object.assign(item, { activeCoin: a.coinId, activeSince: a.createdAt });
+  for (const name of ALERT_OPTIONAL) if (a[name] !== undefined) item[name] = a[name];
+  if (a.state === 'removed') item.ttl = ttlSeconds(a.updatedAt) + REMOVED_ALERT_RETENTION_S;
   return item;
 }
 
@@ -187,18 +232,86 @@ export function toAlert(i: Item): PriceAlert {
     username: i.username as string,
     coinId: i.coinId as string,
     condition: i.condition as PriceAlert['condition'],
-    targetPrice: i.targetPrice as string,
-    active: i.active === true,
+    state: i.state as PriceAlert['state'],
     createdAt: i.createdAt as number,
+    fireCount: i.fireCount as number,
+    version: i.version as number,
+    updatedAt: i.updatedAt as number,
   };
-  if (typeof i.firedAt === 'number') alert.firedAt = i.firedAt;
+  for (const name of ALERT_OPTIONAL) if (i[name] !== undefined && i[name] !== null) (alert as unknown as Item)[name] = i[name];
   return alert;
+}
+
+// ---- outbox and chats -----------------------------------------------------------------------------
+
+/** Delivered and failed messages are kept this long, then left to TTL (pruneOutbox usually wins). */
+export const OUTBOX_RETENTION_S = 7 * 24 * 60 * 60;
+
+export const pendingQueueKey = (id: string) => `pending#${hashShard(id, OUTBOX_SHARDS)}`;
+export const settledQueueKey = (id: string) => `settled#${hashShard(id, OUTBOX_SHARDS)}`;
+
+/** Pending messages are in the queue index by due time; settled ones by when they settled. */
+export function outboxItem(m: OutboxMessage): Item {
+  const pending = m.status === 'pending';
+  const item: Item = {
+    id: m.id,
+    destination: m.destination,
+    kind: m.kind,
+    createdAt: m.createdAt,
+    dueAt: m.dueAt,
+    attempts: m.attempts,
+    status: m.status,
+    queue: pending ? pendingQueueKey(m.id) : settledQueueKey(m.id),
+    queueAt: pending ? m.dueAt : (m.settledAt ?? m.createdAt),
+  };
+  if (m.username !== undefined) item.username = m.username;
+  // A JSON string: the message comes back exactly as written (a map would turn numbers into
+  // DynamoDB Numbers and drop undefined fields on the way).
+  if (m.message !== undefined) item.message = JSON.stringify(m.message);
+  if (m.email !== undefined) item.email = { subject: m.email.subject, body: m.email.body };
+  if (m.leaseUntil !== undefined) item.leaseUntil = m.leaseUntil;
+  if (m.error !== undefined) item.error = m.error;
+  if (m.settledAt !== undefined) item.settledAt = m.settledAt;
+  if (!pending) item.ttl = ttlSeconds(m.settledAt ?? m.createdAt) + OUTBOX_RETENTION_S;
+  return item;
+}
+
+export function toOutboxMessage(i: Item): OutboxMessage {
+  const m: OutboxMessage = {
+    id: i.id as string,
+    destination: i.destination as string,
+    kind: i.kind as OutboxMessage['kind'],
+    createdAt: i.createdAt as number,
+    dueAt: i.dueAt as number,
+    attempts: i.attempts as number,
+    status: i.status as OutboxMessage['status'],
+  };
+  if (typeof i.username === 'string') m.username = i.username;
+  if (typeof i.message === 'string') m.message = JSON.parse(i.message) as OutboxMessage['message'];
+  if (i.email !== undefined) {
+    const email = i.email as { subject: string; body: string };
+    m.email = { subject: email.subject, body: email.body };
+  }
+  if (typeof i.leaseUntil === 'number') m.leaseUntil = i.leaseUntil;
+  if (typeof i.error === 'string') m.error = i.error;
+  if (typeof i.settledAt === 'number') m.settledAt = i.settledAt;
+  return m;
+}
+
+export function toChatState(i: Item): ChatState {
+  const state: ChatState = { address: i.address as string };
+  if (typeof i.unreachableSince === 'number') state.unreachableSince = i.unreachableSince;
+  if (typeof i.unreachableReason === 'string') state.unreachableReason = i.unreachableReason;
+  if (i.broadcastsPaused === true) state.broadcastsPaused = true;
+  return state;
 }
 
 // ---- identities and activity ----------------------------------------------------------------------
 
 export function toIdentity(i: Item): LinkedIdentity {
-  return { key: i.key as string, platform: i.platform as LinkedIdentity['platform'], username: i.username as string, linkedAt: i.linkedAt as number };
+  const identity: LinkedIdentity = { key: i.key as string, platform: i.platform as LinkedIdentity['platform'], username: i.username as string, linkedAt: i.linkedAt as number };
+  if (typeof i.unreachableSince === 'number') identity.unreachableSince = i.unreachableSince;
+  return identity;
 }
 
 /**

@@ -39,6 +39,10 @@ export interface TableDefinition {
 export const COUNTER_SHARDS = 32;
 export const TRANSACTION_FEED_SHARDS = 4;
 export const ACTIVITY_SHARDS = 4;
+/** Shards of the alert change feed and of the live/finished alert index: readers query each. */
+export const ALERT_SHARDS = 4;
+/** Shards of the outbox queue index. */
+export const OUTBOX_SHARDS = 4;
 
 /** The constant partition value that puts every account into the username-ordered index. */
 export const ACCOUNTS_PARTITION = 'accounts';
@@ -81,17 +85,22 @@ export const TABLES = {
       { name: 'feed-index', partitionKey: S('feedShard'), sortKey: S('feedSk'), projection: 'ALL' },
     ],
   },
-  /** Seed: PriceAlerts, PK username, SK alert_id. */
+  /** Seed: PriceAlerts, PK username (or `#chat:<address>` for a group's broadcast rules), SK
+   *  alert_id. Chats' live-rule counts sit in the same partition under `#live` (see alerts.ts). */
   priceAlerts: {
     name: 'price-alerts',
     partitionKey: S('username'),
     sortKey: S('alertId'),
     globalIndexes: [
-      // Sparse: only active alerts carry `activeCoin`, so the alert engine reads just those.
-      { name: 'active-by-coin', partitionKey: S('activeCoin'), sortKey: N('activeSince'), projection: 'ALL' },
+      // The change feed: every alert write moves the alert to `<updatedAt>#<owner>#<alertId>`
+      // in its hash shard, so "what changed since t" is one range query per shard.
+      { name: 'change-index', partitionKey: S('changeShard'), sortKey: S('changeSk'), projection: 'ALL' },
+      // Live alerts (`live#n`, by owner and id) for building the matcher's index, and finished
+      // ones (`done#n`, by time) for pruning: every alert is in exactly one of the two.
+      { name: 'state-index', partitionKey: S('stateShard'), sortKey: S('stateSk'), projection: 'ALL' },
     ],
-    // Sparse too: a user's active alerts, oldest first, with strongly consistent reads.
-    localIndexes: [{ name: 'active-by-user', sortKey: N('activeSince'), projection: 'ALL' }],
+    // Removed alerts expire after a while, as a backstop to pruneAlerts.
+    ttlAttribute: 'ttl',
   },
   /** Chat identities (`telegram:42`) linked to accounts. */
   identities: {
@@ -134,6 +143,20 @@ export const TABLES = {
   counters: {
     name: 'counters',
     partitionKey: S('shard'),
+  },
+  /** Every pushed message (alerts, broadcasts, trade emails), from queued to delivered or given
+   *  up: `queue-index` holds pending ones by due time (`pending#n`) and settled ones by settle
+   *  time (`settled#n`). Settled rows expire. */
+  outbox: {
+    name: 'outbox',
+    partitionKey: S('id'),
+    globalIndexes: [{ name: 'queue-index', partitionKey: S('queue'), sortKey: N('queueAt'), projection: 'ALL' }],
+    ttlAttribute: 'ttl',
+  },
+  /** What the bot knows about a chat it pushes to (unreachable, broadcasts paused), by address. */
+  chats: {
+    name: 'chats',
+    partitionKey: S('address'),
   },
 } as const satisfies Record<string, TableDefinition>;
 

@@ -11,10 +11,12 @@
  * cached in memory, and after the first CreateTopic the account's ARN prefix is known and any
  * user's ARN is built without a call.
  *
- * send() only enqueues. A small in-process worker publishes, a few users at a time and one
- * message at a time per user (in order, paced under SNS's per-address email rate), retrying
- * throttling, server and network errors with exponential backoff and jitter, and dropping a
- * message with a warning after `maxAttempts`. Nothing here can fail or slow a trade.
+ * deliver() publishes one message now, with one attempt, and says how it went. The outbox worker
+ * (core/notifications/outbox-worker.ts) is its only caller: it keeps each email in the store,
+ * retries a 'failed' one with backoff and gives up after its own attempt limit, so no email waits
+ * in this process and a restart loses nothing. Trades only queue their email in the store, so
+ * nothing here can fail or slow a trade. What is left here is pacing: one user's emails go out at
+ * least `perUserIntervalMs` apart, under SNS's per-address email rate.
  */
 import {
   CreateTopicCommand,
@@ -67,24 +69,18 @@ export interface SnsNotifierOptions {
   logger: Logger;
   /** Use this client instead of creating one (it should have maxAttempts: 1; see createSnsClient). */
   client?: SNSClient;
-  /** Waits between retries and for pacing; injectable so tests run instantly. */
+  /** Waits for pacing, between the retries of subscribe() and unsubscribe(), and stop()'s grace
+   *  period; injectable so tests run instantly. */
   sleep?: (ms: number) => Promise<void>;
   /** Milliseconds clock for pacing; Date.now by default. */
   now?: () => number;
   /** [0, 1) for jitter; Math.random by default. */
   random?: () => number;
-  /** Publish attempts before a message is dropped. Default 6 (about 15 s of backoff). */
-  maxAttempts?: number;
-  /** First retry waits about this long, doubling each time (with jitter). Default 500 ms. */
+  /** The first retry of subscribe()'s and unsubscribe()'s calls waits about this long, doubling
+   *  each time (with jitter, at most 2 s). Default 500 ms. */
   baseDelayMs?: number;
-  /** Longest wait between publish attempts. Default 8 s. */
-  maxDelayMs?: number;
   /** Attempts for the calls behind subscribe() and unsubscribe(), which a user waits for. Default 3. */
   controlAttempts?: number;
-  /** Users published to at the same time. Default 8. */
-  concurrency?: number;
-  /** Messages waiting beyond this are dropped with a warning. Default 10,000. */
-  maxQueued?: number;
   /** Least time between two emails to one user: SNS may suspend an email endpoint sent more than
    *  about 10 messages a second. Default 250 ms (4 a second). */
   perUserIntervalMs?: number;
@@ -92,12 +88,6 @@ export interface SnsNotifierOptions {
   displayName?: string;
   /** Per HTTP request, for the client this creates. Default 10 s. */
   requestTimeoutMs?: number;
-}
-
-interface Job {
-  username: string;
-  subject: string;
-  body: string;
 }
 
 const RETRYABLE_CODES = new Set([
@@ -138,6 +128,9 @@ function isNotFound(error: unknown): boolean {
   return e.Code === 'NotFound' || e.name === 'NotFoundException' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
 }
 
+/** Why deliver() fails once stop() was called. */
+const STOPPING = 'the email notifier is stopping';
+
 export class SnsNotifier implements Notifier {
   readonly enabled = true;
 
@@ -148,12 +141,8 @@ export class SnsNotifier implements Notifier {
   private readonly sleepFor: (ms: number) => Promise<void>;
   private readonly now: () => number;
   private readonly random: () => number;
-  private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
   private readonly controlAttempts: number;
-  private readonly concurrency: number;
-  private readonly maxQueued: number;
   private readonly perUserIntervalMs: number;
   private readonly displayName: string;
 
@@ -166,17 +155,11 @@ export class SnsNotifier implements Notifier {
   /** subscribe/unsubscribe of one user run one at a time. */
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  private readonly queues = new Map<string, Job[]>();
-  private readonly ready: string[] = [];
-  private readonly active = new Set<string>();
+  /** The earliest time of each user's next publish (see deliverOnce). */
   private readonly nextSendAt = new Map<string, number>();
-  private queued = 0;
-  private running = 0;
-  private pumpScheduled = false;
-  private idleWaiters: Array<() => void> = [];
-  /** stop() was called: no new messages. */
-  private closing = false;
-  /** The grace period is over: waiting messages are dropped, retries end. */
+  /** deliver() calls under way, for stop()'s grace period. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** stop() was called: deliver() says 'failed' (the outbox keeps the email), waits end. */
   private stopped = false;
   private wakeStopped!: () => void;
   private readonly stoppedSignal = new Promise<void>((resolve) => (this.wakeStopped = resolve));
@@ -190,12 +173,8 @@ export class SnsNotifier implements Notifier {
     this.sleepFor = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
-    this.maxAttempts = Math.max(1, options.maxAttempts ?? 6);
     this.baseDelayMs = options.baseDelayMs ?? 500;
-    this.maxDelayMs = options.maxDelayMs ?? 8_000;
     this.controlAttempts = Math.max(1, options.controlAttempts ?? 3);
-    this.concurrency = Math.max(1, options.concurrency ?? 8);
-    this.maxQueued = options.maxQueued ?? 10_000;
     this.perUserIntervalMs = options.perUserIntervalMs ?? 250;
     this.displayName = options.displayName ?? 'CryptoPulse';
   }
@@ -235,145 +214,104 @@ export class SnsNotifier implements Notifier {
     });
   }
 
-  /** Deletes the user's topic and with it every subscription; waiting messages are discarded. */
+  /** Deletes the user's topic and with it every subscription; later deliveries are skipped. */
   async unsubscribe(username: string): Promise<void> {
     const name = this.topicName(username);
     await this.exclusive(username, async () => {
       this.off.add(username);
-      this.discardQueued(username, 'email turned off');
       const arn = this.arns.get(username) ?? (this.arnPrefix ? this.arnPrefix + name : await this.ensureTopic(username, name, false));
       await this.control('DeleteTopic', () => this.client.send(new DeleteTopicCommand({ TopicArn: arn })));
       this.arns.delete(username);
     });
   }
 
-  /** Enqueues the message and returns at once; never throws. */
-  send(username: string, message: { subject: string; body: string }): void {
-    try {
-      if (this.closing) {
-        this.logger.warn({ username }, 'email: notifier stopped, message not sent');
-        return;
-      }
-      if (this.off.has(username)) return;
-      if (this.queued >= this.maxQueued) {
-        this.logger.warn({ username, queued: this.queued }, 'email: queue full, message dropped');
-        return;
-      }
-      const subject = sanitizeSubject(String(message.subject ?? ''));
-      const job: Job = { username, subject, body: sanitizeBody(String(message.body ?? ''), subject) };
-      const queue = this.queues.get(username);
-      if (queue) queue.push(job);
-      else this.queues.set(username, [job]);
-      this.queued++;
-      if (!this.active.has(username) && !this.ready.includes(username)) this.ready.push(username);
-      this.schedulePump();
-    } catch (error) {
-      try {
-        this.logger.error({ username, err: describeError(error) }, 'email: could not enqueue message');
-      } catch {
-        // A failing logger must not fail a trade either.
-      }
-    }
-  }
-
-  /** Resolves when every queued message has been published or dropped. */
-  flush(): Promise<void> {
-    if (this.queued === 0 && this.running === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /**
+   * Publishes one email now, for the outbox worker, which keeps the message and retries it:
+   * 'sent' when SNS took it; 'skipped' when there is nobody to send it to (email turned off, no
+   * topic) or SNS refused the request itself (retrying the same request cannot help; the reason
+   * says so); 'failed' for throttling, server and network errors and timeouts, worth another try
+   * later. One attempt, no waiting beyond the user's pacing interval. Never throws.
+   */
+  deliver(username: string, message: { subject: string; body: string }): Promise<{ status: 'sent' | 'skipped' | 'failed'; reason?: string }> {
+    const call = this.deliverOnce(username, message);
+    this.inFlight.add(call);
+    void call.finally(() => this.inFlight.delete(call));
+    return call;
   }
 
   /**
-   * Stops accepting messages. Waits up to `graceMs` for the queue to drain, then drops what is
-   * left (with a warning), ends retry waits early and waits for publishes in flight.
+   * Refuses further deliveries (they say 'failed', so the outbox keeps them for the next start)
+   * and ends pacing and retry waits; waits up to `graceMs` for publishes in flight, so that one
+   * SNS has nearly taken is not cut off and sent again; then closes the client it created.
    */
   async stop(graceMs = 0): Promise<void> {
-    if (this.closing) return this.flush();
-    this.closing = true;
-    if (graceMs > 0) await Promise.race([this.flush(), this.sleepFor(graceMs)]);
+    if (this.stopped) return;
     this.stopped = true;
     this.wakeStopped();
-    for (const username of [...this.queues.keys()]) this.discardQueued(username, 'notifier stopped');
-    await this.flush();
+    if (graceMs > 0 && this.inFlight.size > 0) await Promise.race([Promise.allSettled([...this.inFlight]), this.sleepFor(graceMs)]);
     if (this.ownsClient) this.client.destroy();
   }
 
-  // -- worker -----------------------------------------------------------------------------------
+  // -- publishing -------------------------------------------------------------------------------
 
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    // The trade that called send() carries on first; the worker starts on the next turn.
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.running < this.concurrency && this.ready.length > 0) {
-      const username = this.ready.shift()!;
-      const job = this.queues.get(username)?.shift();
-      if (!job) continue;
-      this.active.add(username);
-      this.running++;
-      void this.publishWithRetries(job)
-        .catch((error) => this.logger.error({ username, err: describeError(error) }, 'email: worker failed'))
-        .finally(() => {
-          this.running--;
-          this.queued--;
-          this.active.delete(username);
-          if (this.queues.get(username)?.length) this.ready.push(username);
-          else this.queues.delete(username);
-          this.pump();
-          this.resolveIdle();
-        });
+  /**
+   * One publish, in the user's next pacing slot. The slot is taken before waiting for it, so
+   * deliveries to one user that overlap (two outbox runs at once) are spaced too.
+   */
+  private async deliverOnce(username: string, message: { subject: string; body: string }): Promise<{ status: 'sent' | 'skipped' | 'failed'; reason?: string }> {
+    try {
+      if (this.stopped) return { status: 'failed', reason: STOPPING };
+      const subject = sanitizeSubject(String(message.subject ?? ''));
+      const body = sanitizeBody(String(message.body ?? ''), subject);
+      const now = this.now();
+      const slot = Math.max(now, this.nextSendAt.get(username) ?? 0);
+      this.nextSendAt.set(username, slot + this.perUserIntervalMs);
+      if (slot > now) await this.pause(slot - now);
+      if (this.stopped) return { status: 'failed', reason: STOPPING };
+      if (this.off.has(username)) return { status: 'skipped', reason: 'email turned off' };
+      return await this.publish(username, subject, body);
+    } catch (error) {
+      // Not SNS's answer (publish() classifies those): a bug or a failing logger. The outbox
+      // retries it a bounded number of times.
+      return { status: 'failed', reason: describeError(error).message };
     }
-    this.resolveIdle();
   }
 
-  private resolveIdle(): void {
-    if (this.queued !== 0 || this.running !== 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    waiters.forEach((resolve) => resolve());
+  /** The Publish call, and what SNS's answer means for the outbox. */
+  private async publish(username: string, subject: string, body: string): Promise<{ status: 'sent' | 'skipped' | 'failed'; reason?: string }> {
+    try {
+      const arn = await this.topicArn(username);
+      await this.client.send(new PublishCommand({
+        TopicArn: arn,
+        Subject: subject,
+        Message: body,
+        MessageAttributes: { username: { DataType: 'String', StringValue: username } },
+      }));
+      return { status: 'sent' };
+    } catch (error) {
+      if (isNotFound(error)) {
+        // The topic is gone: the user turned email off (perhaps on another instance).
+        this.arns.delete(username);
+        this.log('info', { username, subject }, 'email: user has no email topic, message not sent');
+        return { status: 'skipped', reason: 'no email subscription' };
+      }
+      const err = describeError(error);
+      const reason = `${err.code}${err.status ? ` (HTTP ${err.status})` : ''}: ${err.message}`;
+      if (!isRetryable(error)) {
+        // Retrying the same request cannot help.
+        this.log('warn', { username, subject, err }, 'email: SNS refused the message');
+        return { status: 'skipped', reason: `SNS refused it: ${reason}` };
+      }
+      return { status: 'failed', reason };
+    }
   }
 
-  private async publishWithRetries(job: Job): Promise<void> {
-    const { username } = job;
-    const wait = (this.nextSendAt.get(username) ?? 0) - this.now();
-    if (wait > 0) await this.pause(wait);
-    for (let attempt = 1; ; attempt++) {
-      if (this.stopped) {
-        this.logger.warn({ username, subject: job.subject, attempts: attempt - 1 }, 'email: notifier stopped, message dropped');
-        return;
-      }
-      if (this.off.has(username)) return;
-      try {
-        const arn = await this.topicArn(username);
-        await this.client.send(new PublishCommand({
-          TopicArn: arn,
-          Subject: job.subject,
-          Message: job.body,
-          MessageAttributes: { username: { DataType: 'String', StringValue: username } },
-        }));
-        this.nextSendAt.set(username, this.now() + this.perUserIntervalMs);
-        return;
-      } catch (error) {
-        const err = describeError(error);
-        if (isNotFound(error)) {
-          // The topic is gone: the user turned email off (perhaps on another instance).
-          this.arns.delete(username);
-          this.logger.info({ username, subject: job.subject }, 'email: user has no email topic, message not sent');
-          return;
-        }
-        if (!isRetryable(error) || attempt >= this.maxAttempts) {
-          this.logger.warn({ username, subject: job.subject, attempts: attempt, err }, 'email: publish failed, message dropped');
-          return;
-        }
-        const delay = this.backoff(attempt, this.maxDelayMs);
-        this.logger.info({ username, attempt, retryInMs: delay, err: { code: err.code, status: err.status } }, 'email: publish failed, retrying');
-        await this.pause(delay);
-      }
+  /** Logs without ever throwing: a failing logger must not turn a sent email into a retried one. */
+  private log(level: 'info' | 'warn', obj: object, msg: string): void {
+    try {
+      this.logger[level](obj, msg);
+    } catch {
+      // nothing to do
     }
   }
 
@@ -384,18 +322,6 @@ export class SnsNotifier implements Notifier {
   /** Sleeps, but wakes when the notifier stops. */
   private pause(ms: number): Promise<void> {
     return Promise.race([this.sleepFor(ms), this.stoppedSignal]);
-  }
-
-  private discardQueued(username: string, reason: string): void {
-    const queue = this.queues.get(username);
-    if (!queue?.length) return;
-    const dropped = queue.length;
-    this.queued -= dropped;
-    this.queues.delete(username);
-    const at = this.ready.indexOf(username);
-    if (at >= 0) this.ready.splice(at, 1);
-    this.logger.warn({ username, dropped }, `email: ${reason}, waiting messages discarded`);
-    this.resolveIdle();
   }
 
   // -- topics -----------------------------------------------------------------------------------

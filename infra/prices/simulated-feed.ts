@@ -131,6 +131,11 @@ export class SimulatedFeed implements PriceFeed {
     }
   }
 
+  /** The price job's poll: one step. */
+  async refresh(): Promise<void> {
+    this.step();
+  }
+
   /** Steps every intervalMs (default 30000) until stop(). */
   start(intervalMs = 30_000): void {
     this.stop();

@@ -175,6 +175,95 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX buttons_by_expiry ON buttons(expires_at);
     `,
   },
+  {
+    // Issue 10: alerts at scale, an outbox, chat states, notification settings.
+    //
+    // Alerts are recreated (SQLite cannot drop NOT NULL or a CHECK): every PriceAlert field has a
+    // column; the owner has no foreign key, because a group's broadcast rules are owned by
+    // `#chat:<address>`, which has no account. `seq` is an explicit INTEGER PRIMARY KEY so that
+    // listLiveAlerts pages by a key VACUUM cannot renumber. `change_seq` is taken from the
+    // `alert_changes` counter in the same transaction as every insert or update: writes to one
+    // SQLite file are serialized, so a reader who has seen counter N has seen every change <= N,
+    // and the change feed is simply "change_seq > cursor".
+    //
+    // Old rows: active → armed, otherwise fired (once), numbered in their insertion order.
+    sql: `
+      CREATE TABLE sequences (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE alerts_v5 (
+        seq            INTEGER PRIMARY KEY,
+        alert_id       TEXT NOT NULL UNIQUE,
+        username       TEXT NOT NULL,
+        coin_id        TEXT NOT NULL,
+        condition      TEXT NOT NULL CHECK (condition IN ('above', 'below', 'move')),
+        target_price   TEXT,
+        move_percent   TEXT,
+        move_window_ms INTEGER,
+        move_direction TEXT,
+        repeat_ms      INTEGER,
+        expires_at     INTEGER,
+        state          TEXT NOT NULL CHECK (state IN ('armed', 'cooling', 'fired', 'expired', 'removed')),
+        created_at     INTEGER NOT NULL,
+        fired_at       INTEGER,
+        fire_count     INTEGER NOT NULL,
+        version        INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        change_seq     INTEGER NOT NULL
+      );
+      INSERT INTO alerts_v5 (alert_id, username, coin_id, condition, target_price, state, created_at, fired_at,
+          fire_count, version, updated_at, change_seq)
+        SELECT alert_id, username, coin_id, condition, target_price,
+          CASE WHEN active = 1 THEN 'armed' ELSE 'fired' END, created_at, fired_at,
+          CASE WHEN active = 1 THEN 0 ELSE 1 END, 1, COALESCE(fired_at, created_at),
+          ROW_NUMBER() OVER (ORDER BY rowid)
+        FROM alerts ORDER BY rowid;
+      INSERT INTO sequences (name, value) SELECT 'alert_changes', COALESCE(MAX(change_seq), 0) FROM alerts_v5;
+      DROP TABLE alerts;
+      ALTER TABLE alerts_v5 RENAME TO alerts;
+      CREATE INDEX alerts_by_change ON alerts(change_seq);
+      CREATE INDEX alerts_by_owner ON alerts(username, state);
+      -- Only live alerts, in the order listLiveAlerts pages them (the partial index stays as small
+      -- as the live set however many finished alerts wait to be pruned).
+      CREATE INDEX alerts_live_by_coin ON alerts(coin_id, seq) WHERE state IN ('armed', 'cooling');
+      CREATE INDEX alerts_finished ON alerts(updated_at) WHERE state IN ('fired', 'expired', 'removed');
+
+      CREATE TABLE outbox (
+        id          TEXT PRIMARY KEY,
+        destination TEXT NOT NULL,
+        username    TEXT,
+        kind        TEXT NOT NULL,
+        message     TEXT,
+        email       TEXT,
+        created_at  INTEGER NOT NULL,
+        due_at      INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        lease_until INTEGER,
+        error       TEXT,
+        settled_at  INTEGER
+      );
+      -- id last: leaseOutbox's order (due_at, id) comes straight off the index, without a sort.
+      CREATE INDEX outbox_due ON outbox(status, due_at, id);
+
+      -- The source of truth for "the bot cannot write there"; identities.unreachable_since is a
+      -- copy kept in the same transaction, so that a command's identity lookup sees it unasked.
+      CREATE TABLE chat_states (
+        address            TEXT PRIMARY KEY,
+        unreachable_since  INTEGER,
+        unreachable_reason TEXT,
+        broadcasts_paused  INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      ALTER TABLE identities ADD COLUMN unreachable_since INTEGER;
+
+      ALTER TABLE accounts ADD COLUMN alert_delivery TEXT;
+      ALTER TABLE accounts ADD COLUMN alert_chat TEXT;
+      ALTER TABLE accounts ADD COLUMN timezone TEXT;
+      ALTER TABLE accounts ADD COLUMN digest_hour INTEGER;
+    `,
+  },
 ];
 
 /**

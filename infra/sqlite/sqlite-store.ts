@@ -12,8 +12,10 @@ import Database from 'better-sqlite3';
 import type {
   Account,
   ActivityEntry,
+  ChatState,
   Coin,
   LinkedIdentity,
+  OutboxMessage,
   Portfolio,
   PriceAlert,
   Role,
@@ -25,8 +27,11 @@ import { Dec, toStored } from '../../core/money';
 import {
   ConflictError,
   type AccountPatch,
+  type AlertChanges,
+  type AlertFiring,
   type Attempts,
   type ButtonSet,
+  type OutboxSettlement,
   type Page,
   type PageRequest,
   type Store,
@@ -36,6 +41,10 @@ import {
 } from '../../core/ports';
 import { migrate } from './migrations';
 import { applyPlan } from '../../core/trading';
+import { SqliteAlerts } from './alerts';
+import { SqliteChatStates } from './chat-states';
+import { SqliteOutbox } from './outbox';
+import { decodeCursor, pageLimit, toPage } from './paging';
 
 /** Claim keys and buttons this far past their expiry are swept; the store has no clock of its own. */
 const SWEEP_MS = 7 * 24 * 60 * 60 * 1000;
@@ -48,6 +57,10 @@ interface AccountRow {
   created_at: number;
   currency: string;
   email_notifications: number;
+  alert_delivery: string | null;
+  alert_chat: string | null;
+  timezone: string | null;
+  digest_hour: number | null;
 }
 
 interface PortfolioRow {
@@ -74,22 +87,12 @@ interface TransactionRow {
   platform: string;
 }
 
-interface AlertRow {
-  alert_id: string;
-  username: string;
-  coin_id: string;
-  condition: string;
-  target_price: string;
-  active: number;
-  created_at: number;
-  fired_at: number | null;
-}
-
 interface IdentityRow {
   key: string;
   platform: string;
   username: string;
   linked_at: number;
+  unreachable_since: number | null;
 }
 
 interface AttemptsRow {
@@ -114,7 +117,8 @@ const ACTIVITY_BATCH = 200;
 const ACTIVITY_FLUSH_MS = 250;
 
 export class SqliteStore implements Store {
-  static open(options: { file: string }): SqliteStore {
+  /** `now` stamps the one change whose port method brings no time (deleteAlert's updatedAt). */
+  static open(options: { file: string; now?: () => number }): SqliteStore {
     const { file } = options;
     if (file !== ':memory:' && file !== '') mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file);
@@ -131,7 +135,7 @@ export class SqliteStore implements Store {
     // Checkpoint (the only fsync in NORMAL mode) every 8 MiB of WAL rather than every 1,000 pages.
     db.pragma('wal_autocheckpoint = 8000');
     migrate(db);
-    return new SqliteStore(db);
+    return new SqliteStore(db, options.now ?? Date.now);
   }
 
   private readonly s: Statements;
@@ -140,9 +144,15 @@ export class SqliteStore implements Store {
   private readonly insertActivityBatch: Database.Transaction<(batch: ActivityEntry[]) => void>;
   private pendingActivity: ActivityEntry[] = [];
   private activityTimer: NodeJS.Timeout | undefined;
+  private readonly outbox: SqliteOutbox;
+  private readonly alerts: SqliteAlerts;
+  private readonly chatStates: SqliteChatStates;
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(private readonly db: Database.Database, private readonly now: () => number) {
     this.s = prepareStatements(db);
+    this.outbox = new SqliteOutbox(db);
+    this.alerts = new SqliteAlerts(db, (messages) => this.outbox.insert(messages));
+    this.chatStates = new SqliteChatStates(db);
     this.tradeTx = db.transaction(this.tradeInTransaction.bind(this));
     this.insertActivityBatch = db.transaction((batch: ActivityEntry[]) => {
       for (const entry of batch) this.s.insertActivity.run(entry);
@@ -184,7 +194,8 @@ export class SqliteStore implements Store {
         const owner = this.s.accountByEmail.get(normEmail(updated.email)) as AccountRow | undefined;
         if (owner && owner.username !== username) throw new ConflictError('email');
         this.s.updateAccount.run(accountParams(updated));
-        return updated;
+        // Read back, so that a field cleared with null (digestHour) comes back absent, as getAccount has it.
+        return toAccount(this.s.accountByName.get(username) as AccountRow);
       })
       .immediate();
   }
@@ -210,7 +221,8 @@ export class SqliteStore implements Store {
   }
 
   private insertIdentity(identity: LinkedIdentity): void {
-    const { changes } = this.s.insertIdentity.run(identity.key, identity.platform, identity.username, identity.linkedAt);
+    // The new identity takes over an unreachable mark its direct chat already has (see chat-states.ts).
+    const { changes } = this.s.insertIdentity.run(identity.key, identity.platform, identity.username, identity.linkedAt, identity.key);
     if (changes === 0) throw new ConflictError('identity');
   }
 
@@ -266,7 +278,7 @@ export class SqliteStore implements Store {
 
     const decision = applyPlan(username, current, plan);
     if (!decision.ok) return { status: 'rejected', reason: decision.reason };
-    const { transaction, portfolio } = decision;
+    const { transaction, portfolio, messages } = decision;
 
     this.s.updatePortfolio.run(portfolio.cash, JSON.stringify(portfolio.holdings), portfolio.realizedPnl, portfolio.version, portfolio.lastTradeAt, username);
     this.s.insertTransaction.run(transaction);
@@ -274,6 +286,7 @@ export class SqliteStore implements Store {
     const total = `${transaction.type}_volume`;
     const sum = new Dec((this.s.total.get(total) as string | undefined) ?? '0').plus(transaction.amount);
     this.s.setTotal.run(toStored(sum), total);
+    this.outbox.insert(messages); // the confirmation email, committed with the trade or not at all
 
     return { status: 'done', portfolio, transaction };
   }
@@ -286,35 +299,84 @@ export class SqliteStore implements Store {
     return newestFirst<TransactionRow, Transaction>(page, this.s.allTxFirst, this.s.allTxAfter, [], (r) => r.timestamp, toTransaction);
   }
 
-  // ---- alerts ---------------------------------------------------------------------------------
+  // ---- alerts (see alerts.ts) ------------------------------------------------------------------
 
   async createAlert(alert: PriceAlert, limit: number): Promise<'created' | 'limit'> {
-    // Count and insert under one write lock, so racing creates cannot both squeeze under the limit.
-    return this.db
-      .transaction((): 'created' | 'limit' => {
-        const active = this.s.countActiveAlertsOf.get(alert.username) as number;
-        if (active >= limit) return 'limit';
-        this.s.insertAlert.run({ ...alert, active: alert.active ? 1 : 0, firedAt: alert.firedAt ?? null });
-        return 'created';
-      })
-      .immediate();
+    return this.alerts.create(alert, limit);
   }
 
   async listAlerts(username: string): Promise<PriceAlert[]> {
-    return (this.s.alertsOf.all(username) as AlertRow[]).map(toAlert);
+    return this.alerts.list(username);
+  }
+
+  async getAlert(username: string, alertId: string): Promise<PriceAlert | null> {
+    return this.alerts.get(username, alertId);
   }
 
   async deleteAlert(username: string, alertId: string): Promise<boolean> {
-    return this.s.deleteAlert.run(username, alertId).changes === 1;
+    return this.alerts.remove(username, alertId, this.now());
   }
 
-  async listActiveAlertsByCoin(coinId: string): Promise<PriceAlert[]> {
-    return (this.s.alertsByCoin.all(coinId) as AlertRow[]).map(toAlert);
+  async listLiveAlerts(page: PageRequest): Promise<Page<PriceAlert>> {
+    return this.alerts.listLive(page);
   }
 
-  async markAlertFired(username: string, alertId: string, at: number): Promise<boolean> {
-    // Conditional on active = 1: only the first caller changes the row.
-    return this.s.fireAlert.run(at, username, alertId).changes === 1;
+  async alertChangeCursor(): Promise<string> {
+    return this.alerts.changeCursor();
+  }
+
+  async listAlertChanges(cursor: string): Promise<AlertChanges> {
+    return this.alerts.changes(cursor);
+  }
+
+  async fireAlerts(firings: AlertFiring[]): Promise<Set<string>> {
+    return this.alerts.fire(firings);
+  }
+
+  async setAlertState(username: string, alertId: string, version: number, state: 'armed' | 'expired', at: number): Promise<boolean> {
+    return this.alerts.setState(username, alertId, version, state, at);
+  }
+
+  async pruneAlerts(before: number): Promise<number> {
+    return this.alerts.prune(before);
+  }
+
+  // ---- outbox (see outbox.ts) and chat states (see chat-states.ts) -----------------------------
+
+  async enqueueMessages(messages: OutboxMessage[]): Promise<void> {
+    this.outbox.enqueue(messages);
+  }
+
+  async leaseOutbox(now: number, limit: number, leaseMs: number): Promise<OutboxMessage[]> {
+    return this.outbox.lease(now, limit, leaseMs);
+  }
+
+  async settleOutbox(id: string, outcome: OutboxSettlement): Promise<void> {
+    this.outbox.settle(id, outcome);
+  }
+
+  async getOutboxMessage(id: string): Promise<OutboxMessage | null> {
+    return this.outbox.get(id);
+  }
+
+  async pruneOutbox(before: number): Promise<number> {
+    return this.outbox.prune(before);
+  }
+
+  async getChatStates(addresses: string[]): Promise<Map<string, ChatState>> {
+    return this.chatStates.get(addresses);
+  }
+
+  async markUnreachable(address: string, reason: string, at: number): Promise<void> {
+    this.chatStates.markUnreachable(address, reason, at);
+  }
+
+  async clearUnreachable(address: string): Promise<void> {
+    this.chatStates.clearUnreachable(address);
+  }
+
+  async setBroadcastsPaused(chatAddress: string, paused: boolean): Promise<void> {
+    this.chatStates.setBroadcastsPaused(chatAddress, paused);
   }
 
   // ---- coins, claims, activity ----------------------------------------------------------------
@@ -408,6 +470,16 @@ export class SqliteStore implements Store {
     return this.s.pruneActivity.run(before).changes;
   }
 
+  async pruneExpired(now: number): Promise<number> {
+    // Each check matches how its reader treats expiry: valid while expires_at > now.
+    return this.db.transaction((): number =>
+      this.s.deleteExpiredLinkCodes.run(now).changes
+      + this.s.pruneButtons.run(now).changes
+      + this.s.pruneClaims.run(now).changes
+      + this.s.sweepAttempts.run(now).changes,
+    ).immediate();
+  }
+
   async stats(): Promise<SystemStats> {
     // One read transaction, so the figures are from a single snapshot.
     return this.db.transaction((): SystemStats => {
@@ -425,7 +497,7 @@ export class SqliteStore implements Store {
         transactions: count(this.s.countTransactions),
         buyVolume: this.s.total.get('buy_volume') as string,
         sellVolume: this.s.total.get('sell_volume') as string,
-        activeAlerts: count(this.s.countActiveAlerts),
+        activeAlerts: this.alerts.countLive(),
         trackedCoins: count(this.s.countCoins),
       };
     })();
@@ -452,16 +524,19 @@ function prepareStatements(db: Database.Database) {
     accountsFirst: p('SELECT * FROM accounts ORDER BY username LIMIT ?'),
     accountsAfter: p('SELECT * FROM accounts WHERE username > ? ORDER BY username LIMIT ?'),
     insertAccount: p(`INSERT INTO accounts
-      (username, email, email_norm, password_hash, role, created_at, currency, email_notifications)
-      VALUES (@username, @email, @emailNorm, @passwordHash, @role, @createdAt, @currency, @emailNotifications)`),
+      (username, email, email_norm, password_hash, role, created_at, currency, email_notifications,
+       alert_delivery, alert_chat, timezone, digest_hour)
+      VALUES (@username, @email, @emailNorm, @passwordHash, @role, @createdAt, @currency, @emailNotifications,
+       @alertDelivery, @alertChat, @timezone, @digestHour)`),
     updateAccount: p(`UPDATE accounts SET email = @email, email_norm = @emailNorm,
       password_hash = @passwordHash, role = @role, currency = @currency,
-      email_notifications = @emailNotifications WHERE username = @username`),
+      email_notifications = @emailNotifications, alert_delivery = @alertDelivery, alert_chat = @alertChat,
+      timezone = @timezone, digest_hour = @digestHour WHERE username = @username`),
     countByRole: p('SELECT role, COUNT(*) AS n FROM accounts GROUP BY role'),
 
     identity: p('SELECT * FROM identities WHERE key = ?'),
-    insertIdentity: p(`INSERT INTO identities (key, platform, username, linked_at)
-      VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`),
+    insertIdentity: p(`INSERT INTO identities (key, platform, username, linked_at, unreachable_since)
+      VALUES (?, ?, ?, ?, (SELECT unreachable_since FROM chat_states WHERE address = ?)) ON CONFLICT (key) DO NOTHING`),
     deleteIdentity: p('DELETE FROM identities WHERE key = ?'),
     identitiesOf: p('SELECT * FROM identities WHERE username = ? ORDER BY linked_at, key'),
     countIdentities: value('SELECT COUNT(*) FROM identities'),
@@ -493,26 +568,18 @@ function prepareStatements(db: Database.Database) {
     total: value('SELECT value FROM totals WHERE name = ?'),
     setTotal: p('UPDATE totals SET value = ? WHERE name = ?'),
 
-    countActiveAlertsOf: value('SELECT COUNT(*) FROM alerts WHERE username = ? AND active = 1'),
-    insertAlert: p(`INSERT INTO alerts
-      (alert_id, username, coin_id, condition, target_price, active, created_at, fired_at)
-      VALUES (@alertId, @username, @coinId, @condition, @targetPrice, @active, @createdAt, @firedAt)`),
-    alertsOf: p('SELECT * FROM alerts WHERE username = ? AND active = 1 ORDER BY created_at, rowid'),
-    deleteAlert: p('DELETE FROM alerts WHERE username = ? AND alert_id = ?'),
-    alertsByCoin: p('SELECT * FROM alerts WHERE coin_id = ? AND active = 1 ORDER BY created_at, rowid'),
-    fireAlert: p('UPDATE alerts SET active = 0, fired_at = ? WHERE username = ? AND alert_id = ? AND active = 1'),
-    countActiveAlerts: value('SELECT COUNT(*) FROM alerts WHERE active = 1'),
-
     coins: p('SELECT id, symbol, name FROM coins ORDER BY rowid'),
     insertCoin: p('INSERT INTO coins (id, symbol, name) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING'),
     deleteCoin: p('DELETE FROM coins WHERE id = ?'),
     countCoins: value('SELECT COUNT(*) FROM coins'),
 
     sweepClaims: p('DELETE FROM claims WHERE expires_at < ?'),
+    pruneClaims: p('DELETE FROM claims WHERE expires_at <= ?'),
     insertClaim: p('INSERT INTO claims (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
     deleteClaim: p('DELETE FROM claims WHERE key = ?'),
 
     sweepButtons: p('DELETE FROM buttons WHERE expires_at < ?'),
+    pruneButtons: p('DELETE FROM buttons WHERE expires_at <= ?'),
     insertButtons: p('INSERT INTO buttons (id, body, expires_at) VALUES (?, ?, ?)'),
     buttons: p('SELECT body, used FROM buttons WHERE id = ? AND expires_at > ?'),
     takeButtons: p('UPDATE buttons SET used = 1 WHERE id = ? AND used = 0 AND expires_at > ?'),
@@ -555,11 +622,16 @@ function accountParams(a: Account) {
     createdAt: a.createdAt,
     currency: a.currency,
     emailNotifications: a.emailNotifications ? 1 : 0,
+    alertDelivery: a.alertDelivery ?? null,
+    alertChat: a.alertChat ?? null,
+    timezone: a.timezone ?? null,
+    digestHour: a.digestHour ?? null,
   };
 }
 
+/** The notification settings are left out while unset, so an account reads back as written. */
 function toAccount(r: AccountRow): Account {
-  return {
+  const account: Account = {
     username: r.username,
     email: r.email,
     passwordHash: r.password_hash,
@@ -568,10 +640,17 @@ function toAccount(r: AccountRow): Account {
     currency: r.currency as Account['currency'],
     emailNotifications: r.email_notifications === 1,
   };
+  if (r.alert_delivery !== null) account.alertDelivery = r.alert_delivery as Account['alertDelivery'];
+  if (r.alert_chat !== null) account.alertChat = r.alert_chat;
+  if (r.timezone !== null) account.timezone = r.timezone;
+  if (r.digest_hour !== null) account.digestHour = r.digest_hour;
+  return account;
 }
 
 function toIdentity(r: IdentityRow): LinkedIdentity {
-  return { key: r.key, platform: r.platform as LinkedIdentity['platform'], username: r.username, linkedAt: r.linked_at };
+  const identity: LinkedIdentity = { key: r.key, platform: r.platform as LinkedIdentity['platform'], username: r.username, linkedAt: r.linked_at };
+  if (r.unreachable_since !== null) identity.unreachableSince = r.unreachable_since;
+  return identity;
 }
 
 function toPortfolio(r: PortfolioRow): Portfolio {
@@ -605,20 +684,6 @@ function toTransaction(r: TransactionRow): Transaction {
   };
 }
 
-function toAlert(r: AlertRow): PriceAlert {
-  const alert: PriceAlert = {
-    alertId: r.alert_id,
-    username: r.username,
-    coinId: r.coin_id,
-    condition: r.condition as PriceAlert['condition'],
-    targetPrice: r.target_price,
-    active: r.active === 1,
-    createdAt: r.created_at,
-  };
-  if (r.fired_at !== null) alert.firedAt = r.fired_at;
-  return alert;
-}
-
 function toActivity(r: ActivityRow): ActivityEntry {
   return {
     at: r.at,
@@ -631,15 +696,7 @@ function toActivity(r: ActivityRow): ActivityEntry {
   };
 }
 
-// ---- keyset pagination ------------------------------------------------------------------------
-// A cursor is the sort key of the last row returned, as base64url JSON. Pages are fetched with one
-// extra row to learn whether another page exists, so `next` is absent on the last page.
-
-type CursorKey = (string | number)[];
-
-function pageLimit(page: PageRequest): number {
-  return Math.max(1, Math.floor(page.limit));
-}
+// ---- keyset pagination (see paging.ts) ---------------------------------------------------------
 
 /**
  * One page of a newest-first listing ordered by (time, seq): `first` takes the scope parameters
@@ -653,27 +710,4 @@ function newestFirst<R extends { seq: number }, T>(
     ? first.all(...scope, limit + 1)
     : after.all(...scope, ...decodeCursor(page.cursor, ['number', 'number']), limit + 1)) as R[];
   return toPage(rows, limit, map, (r) => [time(r), r.seq]);
-}
-
-function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, key: (row: R) => CursorKey): Page<T> {
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  if (rows.length <= limit || last === undefined) return { items: items.map(map) };
-  return { items: items.map(map), next: Buffer.from(JSON.stringify(key(last))).toString('base64url') };
-}
-
-function decodeCursor<const K extends readonly ('string' | 'number')[]>(
-  cursor: string,
-  shape: K,
-): { [I in keyof K]: K[I] extends 'string' ? string : number } {
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    key = undefined;
-  }
-  if (!Array.isArray(key) || key.length !== shape.length || key.some((v, i) => typeof v !== shape[i])) {
-    throw new Error('Invalid page cursor');
-  }
-  return key as never;
 }

@@ -7,5 +7,7 @@ export const disabledNotifier: Notifier = {
     throw new Error('email is not configured');
   },
   async unsubscribe() {},
-  send() {},
+  async deliver() {
+    return { status: 'skipped' as const, reason: 'email is not configured' };
+  },
 };

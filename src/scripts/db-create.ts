@@ -1,6 +1,7 @@
 /**
  * Creates the DynamoDB tables (with their indexes, TTL settings and the default coins), or
- * whatever of them is missing: safe to run on every deploy.
+ * whatever of them is missing, then migrates alerts saved by an earlier release into the current
+ * item shape (infra/dynamodb/migrate-alerts.ts): safe to run on every deploy.
  *   npm run db:create
  * Uses TABLE_PREFIX, AWS_REGION and DYNAMODB_ENDPOINT from the environment (or .env); credentials
  * come from the standard AWS chain (the EC2 instance role in production).
@@ -8,6 +9,7 @@
 import 'dotenv/config';
 import { ensureTables } from '../../infra/dynamodb/admin';
 import { createClients } from '../../infra/dynamodb/client';
+import { migrateAlerts } from '../../infra/dynamodb/migrate-alerts';
 import { tableNames } from '../../infra/dynamodb/tables';
 import { ConfigError, loadConfig } from '../config';
 
@@ -17,7 +19,10 @@ async function main(): Promise<void> {
   const where = config.DYNAMODB_ENDPOINT ?? `region ${config.AWS_REGION}`;
   console.log(`DynamoDB tables with prefix "${config.TABLE_PREFIX}" at ${where}`);
   try {
-    await ensureTables(raw, config.TABLE_PREFIX, { log: (line) => console.log(`  ${line}`) });
+    const log = (line: string) => console.log(`  ${line}`);
+    await ensureTables(raw, config.TABLE_PREFIX, { log });
+    // After the tables: the migrated items go into the indexes ensureTables has just made ACTIVE.
+    await migrateAlerts(raw, config.TABLE_PREFIX, { log });
   } finally {
     raw.destroy();
   }

@@ -6,7 +6,7 @@
  * platform; the assertions are about what the person reads.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AlertEngine } from '../../core/alert-engine';
+import { alertPipeline } from '../support/alerts';
 import type { ChatAdapter } from '../../core/chat-adapter';
 import { deliverThroughAdapters } from '../../src/chat-delivery';
 import { silentLogger, type TestBot } from '../support/harness';
@@ -70,7 +70,7 @@ export function journeySuite(platform: string, makeDriver: () => Promise<Journey
       await driver.run(bea, '/signup bea bea@example.com');
       expect((await driver.run(bea, '/alert btc above 90000')).text).toMatch(/Alert \w+ set: Bitcoin above \$90,000\.00\./);
       driver.core.feed.set('bitcoin', '91000');
-      const engine = new AlertEngine(driver.core.core.services, deliverThroughAdapters([driver.adapter], silentLogger));
+      const engine = alertPipeline(driver.core.core.services, deliverThroughAdapters([driver.adapter], silentLogger));
       expect(await engine.check()).toBe(1);
       expect((await driver.nextPushed(bea)).text).toMatch(/BTC is above \$90,000\.00/);
     });

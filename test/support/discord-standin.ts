@@ -45,6 +45,9 @@
  *     (names `^[-_\p{L}\p{N}]{1,32}$` in lower case, descriptions 1-100, at most 25 options and
  *     25 choices, required options first, sub-commands exclusive with other options, unique
  *     names, 100 global chat-input commands); GET, POST (upsert) and DELETE;
+ *   - guild interactions carry member.permissions (every permission for an admin or the owner, a
+ *     plain member's otherwise, or exactly what `join(..., { permissions })` gave); a deleted
+ *     channel answers 404 10003, a guild that removed the bot 403 50001, closed DMs 403 50007;
  *   - DMs (`POST /users/@me/channels`, one channel per recipient), channel messages (POST, GET,
  *     PATCH, DELETE), `GET /users/@me`, `GET /applications/@me`, `GET /gateway(/bot)`.
  * Test controls play the users (slash, press, autocomplete), inject faults, drop the connection,
@@ -85,8 +88,10 @@ export const OptionType = { SubCommand: 1, SubCommandGroup: 2, String: 3, Intege
 export const MessageFlag = { SuppressEmbeds: 1 << 2, Ephemeral: 1 << 6, Loading: 1 << 7, SuppressNotifications: 1 << 12, IsComponentsV2: 1 << 15 } as const;
 
 const ADMINISTRATOR = 1n << 3n;
+/** Permission bits a test may give a member (Discord's numbering). */
+export const Permission = { Administrator: ADMINISTRATOR, ManageChannels: 1n << 4n, ManageGuild: 1n << 5n } as const;
 /** Permissions of a plain member: view channel, send messages, embed links, read history, use application commands and the like. */
-const MEMBER_PERMISSIONS = 0x0000_0000_0006_4fc0_0n | (1n << 31n);
+export const MEMBER_PERMISSIONS = 0x0000_0000_0006_4fc0_0n | (1n << 31n);
 const ALL_PERMISSIONS = (1n << 50n) - 1n;
 
 // ---- types --------------------------------------------------------------------------------------
@@ -114,6 +119,9 @@ export interface StandinChannel {
 export interface StandinMember {
   user: DiscordUser;
   admin: boolean;
+  /** Their permissions in the guild's channels, as interactions carry them in member.permissions;
+   *  default every permission for an admin or the owner, a plain member's otherwise. */
+  permissions?: bigint;
   joinedAt: string;
 }
 
@@ -320,7 +328,10 @@ export interface DiscordStandin {
   user(options: { id?: string; username: string; globalName?: string; dmsOpen?: boolean }): DiscordUser;
   /** A guild with text channels (default `general`); the bot is a member unless `bot: false`. Announced with GUILD_CREATE when the bot is connected. */
   guild(options: { id?: string; name?: string; channels?: string[]; members?: DiscordUser[]; admins?: DiscordUser[]; bot?: boolean }): StandinGuild;
-  join(guild: StandinGuild, user: DiscordUser, options?: { admin?: boolean }): void;
+  /** `permissions` sets the member's permission bits exactly (e.g. MEMBER_PERMISSIONS | Permission.ManageChannels). */
+  join(guild: StandinGuild, user: DiscordUser, options?: { admin?: boolean; permissions?: bigint }): void;
+  /** Deletes a channel: every call naming it then gets 404 10003 Unknown Channel. */
+  deleteChannel(channel: StandinChannel): void;
   /** The DM channel between the bot and a user (the one `POST /users/@me/channels` returns). */
   dmChannel(user: DiscordUser): StandinChannel;
   channel(id: string): StandinChannel | undefined;
@@ -800,8 +811,12 @@ export async function startDiscordStandin(options: DiscordStandinOptions = {}): 
       ...(withUser ? { user: publicUser(m.user) } : {}),
       nick: null, avatar: null, banner: null, roles: [], joined_at: m.joinedAt, premium_since: null, deaf: false, mute: false, pending: false, flags: 0,
       communication_disabled_until: null,
-      permissions: String(m.admin || g.ownerId === m.user.id ? ALL_PERMISSIONS : MEMBER_PERMISSIONS),
+      permissions: String(permissionsOf(g, m)),
     };
+  }
+
+  function permissionsOf(g: StandinGuild, m: StandinMember): bigint {
+    return m.permissions ?? (m.admin || g.ownerId === m.user.id ? ALL_PERMISSIONS : MEMBER_PERMISSIONS);
   }
 
   function guildObject(g: StandinGuild) {
@@ -835,8 +850,14 @@ export async function startDiscordStandin(options: DiscordStandinOptions = {}): 
     return g;
   }
 
-  function join(g: StandinGuild, u: DiscordUser, o: { admin?: boolean } = {}): void {
-    g.members.set(u.id, { user: u, admin: o.admin ?? false, joinedAt: iso(now()) });
+  function join(g: StandinGuild, u: DiscordUser, o: { admin?: boolean; permissions?: bigint } = {}): void {
+    g.members.set(u.id, { user: u, admin: o.admin ?? false, permissions: o.permissions, joinedAt: iso(now()) });
+  }
+
+  function deleteChannel(c: StandinChannel): void {
+    channels.delete(c.id);
+    const g = c.guildId ? guilds.get(c.guildId) : undefined;
+    if (g) g.channels = g.channels.filter((x) => x.id !== c.id);
   }
 
   function apiMessage(m: StandinMessage) {
@@ -1108,7 +1129,7 @@ export async function startDiscordStandin(options: DiscordStandinOptions = {}): 
     if (command.contexts && !command.contexts.includes(0)) throw new Error(`stand-in: /${command.name} is not available in guilds`);
     if (command.default_member_permissions !== null && command.default_member_permissions !== undefined) {
       const member = g.members.get(u.id)!;
-      const has = member.admin || g.ownerId === u.id ? ALL_PERMISSIONS : MEMBER_PERMISSIONS;
+      const has = permissionsOf(g, member);
       const needed = BigInt(command.default_member_permissions);
       if (needed === 0n ? !(member.admin || g.ownerId === u.id) : (has & needed) !== needed) {
         throw new Error(`stand-in: /${command.name} needs permissions ${command.default_member_permissions}; Discord hides it from ${u.username}`);
@@ -1743,6 +1764,7 @@ export async function startDiscordStandin(options: DiscordStandinOptions = {}): 
     user,
     guild,
     join,
+    deleteChannel,
     dmChannel,
     channel: (id) => channels.get(id),
     setDmsOpen: (u, open) => {

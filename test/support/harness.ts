@@ -5,10 +5,11 @@
 import { createCore, DEFAULT_CORE_CONFIG, type Core } from '../../core/app';
 import { DEFAULT_COINS, REFERENCE_FIAT_RATES } from '../../core/coins';
 import type { ChatType, CoreConfig } from '../../core/context';
-import type { Coin, Platform, Quote } from '../../core/domain';
+import type { Coin, LinkedIdentity, Platform, Quote } from '../../core/domain';
 import type { DispatchResult } from '../../core/dispatcher';
 import { renderPlainText, type RichMessage } from '../../core/messages';
-import type { Clock, FiatRates, IdGenerator, Logger, Notifier, PriceFeed, Store } from '../../core/ports';
+import { OutboxWorker, type OutboxRun, type OutboxWorkerOptions } from '../../core/notifications/outbox-worker';
+import type { ChatDelivery, Clock, Delivery, FiatRates, IdGenerator, Logger, Notifier, PriceFeed, Store } from '../../core/ports';
 import { SqliteStore } from '../../infra/sqlite/sqlite-store';
 import { BcryptPasswords } from '../../infra/support/system';
 
@@ -51,23 +52,82 @@ export class HandFeed implements PriceFeed {
   track(coinIds: string[]): void {
     this.tracked = coinIds;
   }
+  /** Counts calls; the test sets prices itself. */
+  refreshes = 0;
+  async refresh(): Promise<void> {
+    this.refreshes++;
+  }
   async lookupCoin(coinId: string): Promise<Coin | null> {
     return this.knownCoins.get(coinId) ?? DEFAULT_COINS.find((c) => c.id === coinId) ?? null;
   }
 }
 
+type EmailResult = Awaited<ReturnType<Notifier['deliver']>>;
+
 export class RecordingNotifier implements Notifier {
   enabled = true;
+  /** Every email deliver() (the outbox worker) sent. */
   readonly sent: Array<{ username: string; subject: string; body: string }> = [];
   readonly subscriptions = new Map<string, string>();
+  /** Outcomes the next deliver() calls return instead of 'sent' (a failed one records nothing). */
+  readonly nextResults: EmailResult[] = [];
   async subscribe(username: string, email: string) {
     this.subscriptions.set(username, email);
   }
   async unsubscribe(username: string) {
     this.subscriptions.delete(username);
   }
-  send(username: string, message: { subject: string; body: string }) {
-    this.sent.push({ username, ...message });
+  async deliver(username: string, message: { subject: string; body: string }): Promise<EmailResult> {
+    if (!this.enabled) return { status: 'skipped', reason: 'email is not configured' };
+    const result = this.nextResults.shift() ?? { status: 'sent' };
+    if (result.status === 'sent') this.sent.push({ username, subject: message.subject, body: message.body });
+    return result;
+  }
+  /** Emails one user received. */
+  inbox(username: string): Array<{ subject: string; body: string }> {
+    return this.sent.filter((m) => m.username === username).map(({ subject, body }) => ({ subject, body }));
+  }
+}
+
+/**
+ * The chat platforms as the outbox worker sees them (ChatDelivery): records what each address
+ * received and answers what the test scripted for it ('sent' unless told otherwise).
+ */
+export class RecordingChats implements ChatDelivery {
+  /** `to` is `user:<identity key>` or `chat:<chat address>`, as in OutboxMessage.destination. */
+  readonly received: Array<{ to: string; message: RichMessage }> = [];
+  /** Every attempt, delivered or not. */
+  readonly attempts: string[] = [];
+  private readonly scripts = new Map<string, Delivery[]>();
+  /** Addresses whose every delivery says 'gone' (blocked the bot, removed it). */
+  readonly gone = new Map<string, string>();
+
+  /** The next deliveries to `to` end like this, in order; then 'sent' again. */
+  script(to: string, ...outcomes: Delivery[]): this {
+    this.scripts.set(to, [...(this.scripts.get(to) ?? []), ...outcomes]);
+    return this;
+  }
+  block(to: string, reason = 'Forbidden: bot was blocked by the user'): this {
+    this.gone.set(to, reason);
+    return this;
+  }
+  async deliver(identity: LinkedIdentity, message: RichMessage): Promise<Delivery> {
+    return this.outcome(`user:${identity.key}`, message);
+  }
+  async deliverToChat(chatAddress: string, message: RichMessage): Promise<Delivery> {
+    return this.outcome(`chat:${chatAddress}`, message);
+  }
+  /** What one address received, as the terminal shows it. */
+  texts(to: string): string[] {
+    return this.received.filter((r) => r.to === to).map((r) => renderPlainText(r.message));
+  }
+  private outcome(to: string, message: RichMessage): Delivery {
+    this.attempts.push(to);
+    const gone = this.gone.get(to);
+    if (gone !== undefined) return { status: 'gone', reason: gone };
+    const outcome = this.scripts.get(to)?.shift() ?? { status: 'sent' };
+    if (outcome.status === 'sent') this.received.push({ to, message: structuredClone(message) });
+    return outcome;
   }
 }
 
@@ -94,6 +154,12 @@ export interface TestBot {
   clock: ManualClock;
   feed: HandFeed;
   notifier: RecordingNotifier;
+  /** The chats pushed messages reach through the outbox. */
+  chats: RecordingChats;
+  /** The outbox worker over `chats` and `notifier`. */
+  outbox: OutboxWorker;
+  /** Runs the outbox worker until nothing due is left (retries wait for the clock); the totals. */
+  deliverOutbox(): Promise<OutboxRun>;
   /** Sends a line as a console user; returns the reply. */
   send(user: string, text: string, options?: SendOptions): Promise<RichMessage>;
   dispatch(user: string, text: string, options?: SendOptions): Promise<DispatchResult>;
@@ -109,7 +175,7 @@ export interface TestBot {
 /** Default prices: every default coin at its reference price. `logger` replaces the silent one
  *  (a test capturing the real logger's output passes it here); `ids` the counting ids (a core
  *  started again on a store that has trades needs ids the first one did not hand out). */
-export async function makeTestBot(options: { config?: Partial<CoreConfig>; store?: Store; logger?: Logger; ids?: IdGenerator } = {}): Promise<TestBot> {
+export async function makeTestBot(options: { config?: Partial<CoreConfig>; store?: Store; logger?: Logger; ids?: IdGenerator; outbox?: OutboxWorkerOptions } = {}): Promise<TestBot> {
   const clock = new ManualClock();
   const feed = new HandFeed(clock);
   for (const coin of DEFAULT_COINS) feed.set(coin.id, coin.referencePriceUsd);
@@ -119,6 +185,8 @@ export async function makeTestBot(options: { config?: Partial<CoreConfig>; store
     store, prices: feed, notifier, passwords: new BcryptPasswords(4), clock, ids: options.ids ?? countingIds(), logger: options.logger ?? silentLogger,
     config: { ...DEFAULT_CORE_CONFIG, ...options.config },
   });
+  const chats = new RecordingChats();
+  const outbox = new OutboxWorker(core.services, chats, options.outbox);
   let sequence = 0;
   const dispatch: TestBot['dispatch'] = (user, text, opts = {}) => {
     const platform = opts.platform ?? 'console';
@@ -132,7 +200,17 @@ export async function makeTestBot(options: { config?: Partial<CoreConfig>; store
   };
   const send: TestBot['send'] = async (user, text, opts) => (await dispatch(user, text, opts)).message;
   const bot: TestBot = {
-    core, store, clock, feed, notifier, dispatch, send,
+    core, store, clock, feed, notifier, chats, outbox, dispatch, send,
+    async deliverOutbox() {
+      const total: OutboxRun = { delivered: 0, retried: 0, failed: 0, summarised: 0 };
+      // Bounded: a retry is due later than now, so a run that settles nothing ends the loop.
+      for (let i = 0; i < 50; i++) {
+        const run = await outbox.runOnce();
+        for (const k of Object.keys(total) as Array<keyof OutboxRun>) total[k] += run[k];
+        if (run.delivered + run.retried + run.failed + run.summarised === 0) break;
+      }
+      return total;
+    },
     say: async (user, text, opts) => renderPlainText(await send(user, text, opts)),
     async signup(user) {
       const reply = await send(user, `/signup ${user} ${user}@example.com`);

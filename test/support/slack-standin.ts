@@ -8,7 +8,10 @@
  *        answers `{ok: true, ...}` in Slack's shapes, or HTTP 200 `{ok: false, error}`; an injected
  *        rate limit answers HTTP 429 with `Retry-After` (seconds) and `{ok: false, error: 'ratelimited'}`.
  *        Methods: auth.test, chat.postMessage, chat.postEphemeral, chat.update, chat.delete,
- *        conversations.open, views.publish, users.info. Blocks are validated against Slack's limits
+ *        conversations.open, views.publish, users.info (is_admin / is_owner / is_primary_owner per
+ *        user). chat.postMessage answers is_archived, not_in_channel or channel_not_found for an
+ *        archived channel, one the bot was removed from, or a deleted one; `fail` answers HTTP 5xx.
+ *        Blocks are validated against Slack's limits
  *        (`invalid_blocks` with `errors` and `response_metadata.messages`), text against 40,000.
  *      `POST <url>/response/<id>` — the response_url of one slash command or block action.
  *
@@ -61,6 +64,10 @@ export interface SlackUser {
   email?: string;
   tz?: string;
   isBot?: boolean;
+  /** Workspace admin / owner / primary owner, as users.info reports them. */
+  isAdmin?: boolean;
+  isOwner?: boolean;
+  isPrimaryOwner?: boolean;
 }
 
 export interface SlackChannel {
@@ -70,6 +77,10 @@ export interface SlackChannel {
   kind: 'channel' | 'im';
   /** For a DM: the user. */
   user?: string;
+  /** chat.postMessage answers is_archived. */
+  archived?: boolean;
+  /** The bot was removed from the channel: chat.postMessage answers not_in_channel. */
+  botRemoved?: boolean;
 }
 
 export type Block = Record<string, any>;
@@ -222,6 +233,10 @@ export interface SlackStandin {
 
   /** The next `count` calls of `method` (or of any method with '*') answer 429 with Retry-After. */
   rateLimit(method: string, options?: { count?: number; retryAfter?: number }): void;
+  /** The next `count` calls of `method` fail with HTTP `status` (default 500), as Slack's servers sometimes do. */
+  fail(method: string, options?: { count?: number; status?: number }): void;
+  /** Deletes a channel: calls naming it then answer channel_not_found. */
+  deleteChannel(channel: string): void;
 
   /** Signs a body as Slack does: `v0=` + HMAC-SHA256(secret, `v0:<ts>:<body>`). */
   sign(body: string, timestamp: number, secret?: string): string;
@@ -464,6 +479,7 @@ export async function startSlackStandin(options: SlackStandinOptions = {}): Prom
   const calls: ApiCall[] = [];
   const invocations = new Map<string, Invocation>();
   const limits: Array<{ method: string; remaining: number; retryAfter: number }> = [];
+  const failures: Array<{ method: string; remaining: number; status: number }> = [];
   let seq = 0;
   let lastTs = '';
   let nextId = 1;
@@ -562,6 +578,8 @@ export async function startSlackStandin(options: SlackStandinOptions = {}): Prom
     }),
     'chat.postMessage': (params) => {
       const c = channelParam(params);
+      if (c.archived) throw new SlackApiError('is_archived');
+      if (c.botRemoved) throw new SlackApiError('not_in_channel');
       const { text, blocks } = content(params);
       const m: SlackMessage = { channel: c.id, ts: newTs(), user: botUserId, fromBot: true, text, blocks, threadTs: params.thread_ts || undefined, via: 'chat.postMessage', history: [], deleted: false };
       channelMessages(c.id).push(m);
@@ -636,6 +654,7 @@ export async function startSlackStandin(options: SlackStandinOptions = {}): Prom
       return {
         user: {
           id: u.id, team_id: teamId, name: u.name, deleted: false, real_name: u.realName, tz: u.tz ?? 'Europe/London', is_bot: !!u.isBot, is_app_user: false,
+          is_admin: !!(u.isAdmin || u.isOwner || u.isPrimaryOwner), is_owner: !!(u.isOwner || u.isPrimaryOwner), is_primary_owner: !!u.isPrimaryOwner, is_restricted: false, is_ultra_restricted: false,
           ...(enterpriseId ? { enterprise_user: { id: u.id, enterprise_id: enterpriseId, enterprise_name: 'Standin Grid', is_admin: false, is_owner: false, teams: [teamId] } } : {}),
           profile: { real_name: u.realName, display_name: u.name, ...(u.email ? { email: u.email } : {}), team: teamId, ...(u.isBot ? { bot_id: botId } : {}) },
         },
@@ -664,6 +683,15 @@ export async function startSlackStandin(options: SlackStandinOptions = {}): Prom
     calls.push(call);
     try {
       const limit = limits.find((l) => l.remaining > 0 && (l.method === method || l.method === '*'));
+      const failure = failures.find((f) => f.remaining > 0 && f.method === method);
+      if (failure) {
+        failure.remaining--;
+        call.status = failure.status;
+        call.error = 'server_error';
+        res.writeHead(failure.status, { 'content-type': 'text/html' });
+        res.end('<html><body>Server error</body></html>');
+        return;
+      }
       if (limit) {
         limit.remaining--;
         call.status = 429;
@@ -936,6 +964,12 @@ export async function startSlackStandin(options: SlackStandinOptions = {}): Prom
     dmChannel,
     rateLimit(method, o = {}) {
       limits.push({ method, remaining: o.count ?? 1, retryAfter: o.retryAfter ?? 1 });
+    },
+    fail(method, o = {}) {
+      failures.push({ method, remaining: o.count ?? 1, status: o.status ?? 500 });
+    },
+    deleteChannel(cid) {
+      channels.delete(cid);
     },
     sign,
     slashCommand,

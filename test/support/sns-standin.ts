@@ -17,7 +17,7 @@
  * - Subject and Message constraints, so a publish a real SNS would refuse is refused here.
  *
  * failNext() queues error answers for an action; hold() parks the next request of an action until
- * released (for "send() returns before the publish completes" and timeouts).
+ * released (for publishes in flight while email goes off or the notifier stops, and timeouts).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';

@@ -11,6 +11,10 @@
  *   - blocked users and kicked bots get 403, unknown chats 400 "chat not found", a user who never
  *     opened a private chat 403 "bot can't initiate conversation";
  *   - deleting someone else's message in a group needs admin rights;
+ *   - getChatMember answers a ChatMember (creator, administrator, member or left) from the
+ *     chat's admins and the users who wrote there;
+ *   - channels: the bot posts there only as an administrator (else 400 "need administrator
+ *     rights"); a channel's posts come as channel_post updates with sender_chat and no `from`;
  *   - optional rate limits (global / per chat / per group) answered with 429 and retry_after.
  * Test controls play the users (send, press), inject faults (429 storms, 5xx) and read back what
  * the bot did (messages as users see them, edits, callback answers, menus).
@@ -31,7 +35,7 @@ export interface StandinUser {
 
 export interface StandinChat {
   id: number;
-  type: 'private' | 'group' | 'supergroup';
+  type: 'private' | 'group' | 'supergroup' | 'channel';
   title?: string;
   /** Private chat: the user. */
   user?: StandinUser;
@@ -43,6 +47,11 @@ export interface StandinChat {
   kicked: boolean;
   topics: Set<number>;
   nextMessageId: number;
+  /** Groups and channels: who getChatMember says is the creator, and the other administrators. */
+  creator?: number;
+  admins: Set<number>;
+  /** Users who wrote in the chat (members by getChatMember), beside the admins. */
+  members: Set<number>;
 }
 
 type Markup = { inline_keyboard: Array<Array<{ text: string; callback_data?: string; url?: string }>> };
@@ -206,10 +215,17 @@ export interface TelegramStandin {
   webhookTarget?: string;
 
   user(id: number, firstName: string, username?: string): StandinUser;
-  group(options: { id: number; title?: string; forum?: boolean; botIsAdmin?: boolean }): StandinChat;
+  /** A group (a supergroup when its id starts with -100); `creator` and `admins` are user ids. */
+  group(options: { id: number; title?: string; forum?: boolean; botIsAdmin?: boolean; creator?: number; admins?: number[] }): StandinChat;
+  /** A channel; the bot is one of its administrators unless `botIsAdmin: false`. */
+  channel(options: { id: number; title?: string; botIsAdmin?: boolean }): StandinChat;
+  /** The channel publishes a post (a channel_post update: sender_chat the channel, no `from`). */
+  post(channelId: number, text: string): Promise<{ updateId: number; message: StandinMessage; webhookStatus?: number }>;
   chat(id: number): StandinChat;
   /** A user writes in a chat (their private chat with the bot when chatId is omitted). */
-  send(from: StandinUser, text: string, options?: { chatId?: number; threadId?: number; asChat?: boolean; /** When the user sent it (ms), for late deliveries. */ sentAt?: number }): Promise<{ updateId: number; message: StandinMessage; webhookStatus?: number }>;
+  /** `asChat: true` posts as the group's anonymous admin (GroupAnonymousBot, sender_chat the
+   *  group); `asChat: <channel id>` on behalf of a channel (Channel_Bot, sender_chat that channel). */
+  send(from: StandinUser, text: string, options?: { chatId?: number; threadId?: number; asChat?: boolean | number; /** When the user sent it (ms), for late deliveries. */ sentAt?: number }): Promise<{ updateId: number; message: StandinMessage; webhookStatus?: number }>;
   /** A user presses the inline button labelled `label` (or carrying `data`) under a bot message. */
   press(from: StandinUser, message: StandinMessage, label: string, options?: { data?: string }): Promise<{ updateId: number; callbackId: string; webhookStatus?: number }>;
   /** Delivers an update again, as Telegram does when it was not confirmed (after a crash or a failed webhook call). */
@@ -268,6 +284,11 @@ export async function startTelegramStandin(options: StandinOptions = {}): Promis
   const apiMessage = (m: StandinMessage) => {
     const chat = chats.get(m.chatId)!;
     const out: Record<string, unknown> = { message_id: m.messageId, from: m.fromBot ? botUser : m.from, chat: chatObject(chat), date: m.date };
+    // A channel's posts are the channel's: sender_chat, and no `from` at all.
+    if (chat.type === 'channel') {
+      delete out.from;
+      out.sender_chat = chatObject(chat);
+    }
     if (m.threadId !== undefined) Object.assign(out, { message_thread_id: m.threadId, is_topic_message: true });
     if (m.photo) Object.assign(out, { photo: [{ file_id: `photo-${m.messageId}`, file_unique_id: `u${m.messageId}`, width: 800, height: 600 }], caption: m.text || undefined });
     else out.text = m.text;
@@ -278,15 +299,25 @@ export async function startTelegramStandin(options: StandinOptions = {}): Promis
   function user(id: number, firstName: string, username?: string): StandinUser {
     const u: StandinUser = { id, is_bot: false, first_name: firstName, username, language_code: 'en' };
     if (!chats.has(id)) {
-      chats.set(id, { id, type: 'private', user: u, isForum: false, botIsAdmin: false, started: false, blocked: false, kicked: false, topics: new Set(), nextMessageId: 1 });
+      chats.set(id, { id, type: 'private', user: u, isForum: false, botIsAdmin: false, started: false, blocked: false, kicked: false, topics: new Set(), nextMessageId: 1, admins: new Set(), members: new Set([id]) });
     }
     return u;
   }
 
-  function group(o: { id: number; title?: string; forum?: boolean; botIsAdmin?: boolean }): StandinChat {
+  function group(o: { id: number; title?: string; forum?: boolean; botIsAdmin?: boolean; creator?: number; admins?: number[] }): StandinChat {
     const chat: StandinChat = {
       id: o.id, type: String(o.id).startsWith('-100') ? 'supergroup' : 'group', title: o.title ?? `Group ${o.id}`, isForum: o.forum ?? false,
       botIsAdmin: o.botIsAdmin ?? false, started: true, blocked: false, kicked: false, topics: new Set(), nextMessageId: 1,
+      creator: o.creator, admins: new Set(o.admins ?? []), members: new Set(),
+    };
+    chats.set(o.id, chat);
+    return chat;
+  }
+
+  function channel(o: { id: number; title?: string; botIsAdmin?: boolean }): StandinChat {
+    const chat: StandinChat = {
+      id: o.id, type: 'channel', title: o.title ?? `Channel ${o.id}`, isForum: false, botIsAdmin: o.botIsAdmin ?? true, started: true, blocked: false, kicked: false,
+      topics: new Set(), nextMessageId: 1, admins: new Set(), members: new Set(),
     };
     chats.set(o.id, chat);
     return chat;
@@ -339,13 +370,14 @@ export async function startTelegramStandin(options: StandinOptions = {}): Promis
     return update;
   }
 
-  async function send(from: StandinUser, text: string, o: { chatId?: number; threadId?: number; asChat?: boolean; sentAt?: number } = {}) {
+  async function send(from: StandinUser, text: string, o: { chatId?: number; threadId?: number; asChat?: boolean | number; sentAt?: number } = {}) {
     const target = chat(o.chatId ?? from.id);
     if (target.type === 'private') {
       target.started = true;
       target.blocked = false;
     }
     if (o.threadId !== undefined) target.topics.add(o.threadId);
+    if (target.type !== 'private') target.members.add(from.id);
     const message: StandinMessage = {
       chatId: target.id, messageId: target.nextMessageId++, fromBot: false, from, text, history: [], deleted: false, date: o.sentAt === undefined ? nowSeconds() : Math.floor(o.sentAt / 1000),
       threadId: target.isForum ? o.threadId : undefined,
@@ -354,11 +386,27 @@ export async function startTelegramStandin(options: StandinOptions = {}): Promis
     const api = apiMessage(message);
     const command = /^\/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?/.exec(text);
     if (command) api.entities = [{ type: 'bot_command', offset: 0, length: command[0].length }];
-    if (o.asChat) {
+    if (typeof o.asChat === 'number') {
+      api.sender_chat = chatObject(chat(o.asChat));
+      api.from = { id: 136817688, is_bot: true, first_name: 'Channel', username: 'Channel_Bot' };
+    } else if (o.asChat) {
       api.sender_chat = chatObject(target);
       api.from = { id: 1087968824, is_bot: true, first_name: 'Group', username: 'GroupAnonymousBot' };
     }
     const update = newUpdate({ message: api });
+    const webhookStatus = await deliver(update);
+    return { updateId: update.update_id as number, message, webhookStatus };
+  }
+
+  async function post(channelId: number, text: string) {
+    const target = chat(channelId);
+    if (target.type !== 'channel') throw new Error(`stand-in: ${channelId} is not a channel`);
+    const message: StandinMessage = { chatId: target.id, messageId: target.nextMessageId++, fromBot: false, text, history: [], deleted: false, date: nowSeconds() };
+    messages.set(key(target.id, message.messageId), message);
+    const api = apiMessage(message);
+    const command = /^\/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?/.exec(text);
+    if (command) api.entities = [{ type: 'bot_command', offset: 0, length: command[0].length }];
+    const update = newUpdate({ channel_post: api });
     const webhookStatus = await deliver(update);
     return { updateId: update.update_id as number, message, webhookStatus };
   }
@@ -411,7 +459,9 @@ export async function startTelegramStandin(options: StandinOptions = {}): Promis
       if (target.blocked) throw new ApiError(403, 'Forbidden: bot was blocked by the user');
       if (!target.started) throw new ApiError(403, "Forbidden: bot can't initiate conversation with a user");
     } else if (target.kicked) {
-      throw new ApiError(403, `Forbidden: bot was kicked from the ${target.type === 'supergroup' ? 'supergroup ' : 'group '}chat`);
+      throw new ApiError(403, `Forbidden: bot was kicked from the ${target.type} chat`);
+    } else if (target.type === 'channel' && !target.botIsAdmin) {
+      throw badRequest('need administrator rights in the channel chat');
     }
     return target;
   }
@@ -576,6 +626,22 @@ export async function startTelegramStandin(options: StandinOptions = {}): Promis
       message.deleted = true;
       return true;
     },
+    getChatMember: (params) => {
+      const target = chats.get(Number(params.chat_id));
+      if (!target) throw badRequest('chat not found');
+      const userId = Number(params.user_id);
+      const person = chats.get(userId)?.user;
+      if (!person) throw badRequest('user not found');
+      if (target.type === 'private') return { status: 'member', user: person };
+      if (target.creator === userId) return { status: 'creator', user: person, is_anonymous: false };
+      if (target.admins.has(userId)) {
+        return {
+          status: 'administrator', user: person, can_be_edited: false, is_anonymous: false, can_manage_chat: true, can_delete_messages: true, can_manage_video_chats: true,
+          can_restrict_members: true, can_promote_members: false, can_change_info: true, can_invite_users: true, can_post_stories: false, can_edit_stories: false, can_delete_stories: false,
+        };
+      }
+      return { status: target.members.has(userId) ? 'member' : 'left', user: person };
+    },
     answerCallbackQuery: (params) => {
       const id = String(params.callback_query_id);
       const callback = callbacks.get(id);
@@ -730,6 +796,8 @@ export async function startTelegramStandin(options: StandinOptions = {}): Promis
     webhookTarget: undefined,
     user,
     group,
+    channel,
+    post,
     chat,
     send,
     press,

@@ -1,0 +1,220 @@
+/**
+ * Fires price alerts and group broadcast rules when new prices arrive.
+ *
+ * The matcher (./matcher.ts) keeps every live alert in memory, indexed per coin, so a tick costs
+ * work in proportion to what fires rather than to how many alerts exist. The index is built from
+ * the store once (start) and kept in step by the store's change feed (sync), which also brings
+ * alerts that other instances created, removed or fired.
+ *
+ * A tick: catch up with the change feed; hand each coin's NEW quote to the matcher; claim what
+ * crossed in one batch (Store.fireAlerts: a conditional write per alert, with its outbox messages
+ * in the same atomic step), so that when several instances match the same prices each alert is
+ * claimed, and announced, by exactly one; re-arm repeating alerts whose cool-down is over and
+ * expire the ones past their time. Delivery is the outbox worker's job (core/notifications).
+ */
+import { chatOfPostingAddress, type Services } from '../context';
+import type { Account, Coin, LinkedIdentity, PriceAlert, Quote } from '../domain';
+import { chatOfOwner } from '../domain';
+import { moneyView, type MoneyView } from '../format';
+import type { AlertFiring } from '../ports';
+import { userDestinations } from '../notifications/destinations';
+import { broadcastMessage, userAlertEmail, userAlertMessage } from './fired-messages';
+import { AlertMatcher, type Crossing } from './matcher';
+
+export interface TickReport {
+  /** Alerts and broadcast rules this instance claimed (and queued messages for). */
+  fired: number;
+  rearmed: number;
+  expired: number;
+  /** Crossings another instance claimed first, or that changed under us. */
+  lost: number;
+}
+
+/** Firings are claimed in chunks, yielding to the event loop between them, so chats keep
+ *  answering while a thousand alerts fire. */
+const CLAIM_CHUNK = 250;
+/** Index build: pages of live alerts read at start. */
+const BUILD_PAGE = 5_000;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class AlertEngine {
+  readonly matcher: AlertMatcher;
+  private cursor?: string;
+  private starting?: Promise<void>;
+  /** The receivedAt of the last quote matched per coin: a quote is matched once. */
+  private readonly seen = new Map<string, number>();
+  /** Ticks queue behind each other: the next one starts when the last has finished. */
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly services: Services) {
+    this.matcher = new AlertMatcher({ rearmPercent: services.config.alertRearmPercent });
+  }
+
+  /** Builds the index from the store (once; later calls wait for the first). The change feed's
+   *  position is taken first, so alerts written during the build come through the first sync. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      const { store } = this.services;
+      const cursor = await store.alertChangeCursor();
+      let next: string | undefined;
+      do {
+        const page = await store.listLiveAlerts({ limit: BUILD_PAGE, cursor: next });
+        for (const alert of page.items) this.matcher.apply(alert);
+        next = page.next;
+        await yieldToEventLoop();
+      } while (next);
+      // Alerts added in bulk wait unsorted per coin; sorting them now, a coin at a time, keeps
+      // that work out of the first tick.
+      for (const coin of this.matcher.coinIds()) {
+        this.matcher.flush(coin);
+        await yieldToEventLoop();
+      }
+      this.cursor = cursor;
+    })();
+    return this.starting;
+  }
+
+  /** Applies what changed in the store since the last sync; returns how many changes. */
+  async sync(): Promise<number> {
+    await this.start();
+    const changes = await this.services.store.listAlertChanges(this.cursor!);
+    for (const alert of changes.alerts) this.matcher.apply(alert);
+    this.cursor = changes.cursor;
+    return changes.alerts.length;
+  }
+
+  /** Matches the prices that arrived since the last tick. Ticks never overlap: a call while one
+   *  runs waits for it. */
+  tick(): Promise<TickReport> {
+    const run = this.running.then(() => this.runTick());
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runTick(): Promise<TickReport> {
+    const { prices, clock, config, coins } = this.services;
+    await this.sync();
+    const now = clock.now();
+    const report: TickReport = { fired: 0, rearmed: 0, expired: 0, lost: 0 };
+    const crossings: Array<{ crossing: Crossing; coin: Coin; quote: Quote }> = [];
+    const rearm: PriceAlert[] = [];
+    const expire: PriceAlert[] = [];
+    for (const coin of await coins.list()) {
+      const quote = prices.quote(coin.id);
+      // A stale quote is not today's price: firing on it would be a false alarm. A quote already
+      // matched says nothing new.
+      if (!quote || now - quote.receivedAt > config.maxQuoteAgeMs || this.seen.get(coin.id) === quote.receivedAt) continue;
+      this.seen.set(coin.id, quote.receivedAt);
+      const result = this.matcher.onPrice(coin.id, quote.price, now);
+      for (const crossing of result.fire) crossings.push({ crossing, coin, quote });
+      rearm.push(...result.rearm);
+      expire.push(...result.expire);
+    }
+
+    for (let i = 0; i < crossings.length; i += CLAIM_CHUNK) {
+      const outcome = await this.claim(crossings.slice(i, i + CLAIM_CHUNK), now);
+      report.fired += outcome.fired;
+      report.lost += outcome.lost;
+      await yieldToEventLoop();
+    }
+    report.rearmed = await this.transition(rearm, 'armed', now);
+    report.expired = await this.transition(expire, 'expired', now);
+    if (report.fired || report.lost) this.services.logger.info({ ...report }, 'alerts fired');
+    return report;
+  }
+
+  private async claim(batch: Array<{ crossing: Crossing; coin: Coin; quote: Quote }>, now: number): Promise<{ fired: number; lost: number }> {
+    const { store } = this.services;
+    const audience = await this.audienceOf(batch.map((b) => b.crossing.alert.username));
+    const firings: AlertFiring[] = [];
+    const byId = new Map<string, PriceAlert>();
+    for (const { crossing, coin, quote } of batch) {
+      const { alert } = crossing;
+      const messages = this.messagesFor(crossing, coin, quote, audience, now);
+      if (!messages) continue; // a paused or unreachable group, or an owner gone: leave it armed
+      firings.push({ username: alert.username, alertId: alert.alertId, version: alert.version, state: alert.repeatMs ? 'cooling' : 'fired', at: now, messages });
+      byId.set(alert.alertId, alert);
+    }
+    const claimed = firings.length ? await store.fireAlerts(firings) : new Set<string>();
+    let lost = 0;
+    for (const firing of firings) {
+      const alert = byId.get(firing.alertId)!;
+      if (claimed.has(firing.alertId)) {
+        this.matcher.apply({ ...alert, state: firing.state, firedAt: now, fireCount: alert.fireCount + 1, version: alert.version + 1, updatedAt: now });
+      } else {
+        // Another instance claimed it, or it changed: take the store's word for it now rather
+        // than matching a stale copy again on the next tick.
+        lost++;
+        await this.refresh(alert);
+      }
+    }
+    return { fired: claimed.size, lost };
+  }
+
+  /** The accounts, linked chats and group states behind a batch's owners, looked up once each. */
+  private async audienceOf(owners: string[]): Promise<Audience> {
+    const { store } = this.services;
+    const users = [...new Set(owners.filter((o) => chatOfOwner(o) === undefined))];
+    // A topic's rules also look at their group: removed from the group, the bot posts in no topic.
+    const chats = [...new Set(owners.map(chatOfOwner).filter((c): c is string => c !== undefined).flatMap((c) => [c, chatOfPostingAddress(c)]))];
+    const [accounts, chatStates] = await Promise.all([
+      Promise.all(users.map(async (u) => [u, await store.getAccount(u), await store.listIdentities(u)] as const)),
+      chats.length ? store.getChatStates(chats) : Promise.resolve(new Map()),
+    ]);
+    return {
+      accounts: new Map(accounts.map(([u, account, identities]) => [u, { account, identities }])),
+      chatStates,
+    };
+  }
+
+  private messagesFor(crossing: Crossing, coin: Coin, quote: Quote, audience: Audience, now: number): AlertFiring['messages'] | undefined {
+    const { alert } = crossing;
+    const id = (destination: string) => `alert:${alert.username}:${alert.alertId}:${alert.fireCount + 1}:${destination}`;
+    const base = { createdAt: now, dueAt: now, attempts: 0, status: 'pending' as const };
+    const chat = chatOfOwner(alert.username);
+    if (chat !== undefined) {
+      const state = audience.chatStates.get(chat);
+      const group = audience.chatStates.get(chatOfPostingAddress(chat));
+      if (state?.broadcastsPaused || state?.unreachableSince !== undefined || group?.unreachableSince !== undefined) return undefined;
+      const destination = `chat:${chat}`;
+      return [{ ...base, id: id(destination), destination, kind: 'broadcast', message: broadcastMessage(crossing, coin, this.baseView(), quote) }];
+    }
+    const owner = audience.accounts.get(alert.username);
+    if (!owner?.account) return undefined;
+    const view = moneyView(owner.account.currency, this.services.prices.fiatRates(), owner.account.timezone);
+    const destinations = userDestinations(owner.account, owner.identities, { emailEnabled: this.services.notifier.enabled, kind: 'alert' });
+    // Claimed even when it goes nowhere (alerts off, no chat): it fired, and /alerts says so.
+    return destinations.map((destination) => destination.startsWith('email:')
+      ? { ...base, id: id(destination), destination, username: alert.username, kind: 'alert' as const, email: userAlertEmail(crossing, coin, view, quote) }
+      : { ...base, id: id(destination), destination, username: alert.username, kind: 'alert' as const, message: userAlertMessage(crossing, coin, view, quote) });
+  }
+
+  private baseView(): MoneyView {
+    return moneyView('usd', this.services.prices.fiatRates());
+  }
+
+  private async transition(alerts: PriceAlert[], state: 'armed' | 'expired', now: number): Promise<number> {
+    let done = 0;
+    for (const alert of alerts) {
+      if (await this.services.store.setAlertState(alert.username, alert.alertId, alert.version, state, now)) {
+        this.matcher.apply({ ...alert, state, version: alert.version + 1, updatedAt: now });
+        done++;
+      } else {
+        await this.refresh(alert);
+      }
+    }
+    return done;
+  }
+
+  /** Replaces the matcher's copy with the store's (gone from the store: dropped). */
+  private async refresh(alert: PriceAlert): Promise<void> {
+    const current = await this.services.store.getAlert(alert.username, alert.alertId);
+    this.matcher.apply(current ?? { ...alert, state: 'removed', version: alert.version + 1 });
+  }
+}
+
+interface Audience {
+  accounts: Map<string, { account: Account | null; identities: LinkedIdentity[] }>;
+  chatStates: Map<string, { broadcastsPaused?: boolean; unreachableSince?: number }>;
+}

@@ -1,0 +1,58 @@
+/**
+ * The store's DynamoDB calls, as the alert, outbox and chat modules use them. Only
+ * dynamodb-store.ts implements this and imports SDK commands: test/deploy-stack.test.ts reads the
+ * IAM actions the runtime role needs from that one file's imports, so keeping every command
+ * there keeps the role exact. The modules only build inputs (the `type` imports below).
+ */
+import type { QueryCommandInput, TransactWriteCommandInput, UpdateCommandInput, PutCommandInput, DeleteCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { Item } from './items';
+import type { Cancellation } from './retry';
+
+export type WriteAction = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+export interface StoreIo {
+  /** GetItem, strongly consistent. */
+  get(table: string, key: Item): Promise<Item | undefined>;
+  /** BatchGetItem of any number of keys (chunked, unprocessed keys retried), consistent. */
+  batchGet(table: string, keys: Item[]): Promise<Item[]>;
+  /** PutItem; false when its condition failed. */
+  put(input: PutCommandInput): Promise<boolean>;
+  /** UpdateItem; the item after the update (ALL_NEW), or null when its condition failed. */
+  update(input: UpdateCommandInput): Promise<Item | null>;
+  /** DeleteItem; false when its condition failed. */
+  delete(input: DeleteCommandInput): Promise<boolean>;
+  /** One page of a query. */
+  query(input: QueryCommandInput): Promise<{ items: Item[]; last?: Record<string, unknown> }>;
+  /** Every page. */
+  queryAll(input: QueryCommandInput): Promise<Item[]>;
+  /** Up to `limit + 1` items (the extra one says whether there is a next page). */
+  queryPage(input: QueryCommandInput, limit: number): Promise<Item[]>;
+  /** TransactWriteItems, conflicts and throttling retried; the cancellation when a condition failed. */
+  transact(actions: WriteAction[]): Promise<Cancellation | undefined>;
+  /** BatchWriteItem deletes, 25 at a time. */
+  deleteBatch(table: string, keys: Item[]): Promise<void>;
+  /** ADDs to a stats counter shard (a random one, or `shard` to keep parallel writers apart). */
+  count(deltas: Record<string, number>, shard?: number): WriteAction;
+}
+
+export const conditionFailed = (failed: Cancellation, index: number) => failed.codes[index] === 'ConditionalCheckFailed';
+
+/** Runs `task` over `items` with at most `limit` running at once; `worker` is the slot (0..limit-1). */
+export async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T, worker: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async (_, worker) => {
+      while (next < items.length) {
+        const item = items[next++]!;
+        try {
+          await task(item, worker);
+        } catch (error) {
+          // The others carry on (their writes are independent); the first error is reported.
+          failure ??= { error };
+        }
+      }
+    }),
+  );
+  if (failure) throw failure.error;
+}

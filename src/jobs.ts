@@ -1,0 +1,107 @@
+/**
+ * The scheduled jobs, on node-cron. Each job never overlaps itself: a run that comes due while the
+ * last one still works is skipped (node-cron's noOverlap, and the guard here for runs started by
+ * hand), so a slow upstream or a large firing cannot pile runs up.
+ *
+ *   prices        every PRICE_POLL_SECONDS: fetch prices, then match alerts and group broadcast
+ *                 rules against them (matching runs when prices arrive, not on its own timer),
+ *                 then deliver what fired;
+ *   outbox        every 5 s: deliver queued messages (retries, the per-minute cap's summaries,
+ *                 messages another instance left behind when it died);
+ *   digest        every 15 min (time zones with half-hour offsets): daily digests due this hour;
+ *   housekeeping  daily: expired link codes, buttons and claims, old activity, settled outbox rows,
+ *                 finished alerts.
+ *
+ * Jobs that several instances run at once stay correct: firing is a conditional claim in the
+ * store, outbox messages are leased, and a digest is claimed once per user and day.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { AlertEngine } from '../core/alerts/engine';
+import type { Services } from '../core/context';
+import { runDigest } from '../core/notifications/digest';
+import { runHousekeeping } from '../core/notifications/housekeeping';
+import type { OutboxWorker } from '../core/notifications/outbox-worker';
+import type { Logger, PriceFeed } from '../core/ports';
+
+export interface JobDeps {
+  services: Services;
+  feed: PriceFeed;
+  alerts: AlertEngine;
+  outbox: OutboxWorker;
+  logger: Logger;
+  pricePollSeconds: number;
+}
+
+export type JobName = 'prices' | 'outbox' | 'digest' | 'housekeeping';
+
+export interface Jobs {
+  /** Runs a job now, unless it is already running (then resolves false at once). */
+  run(name: JobName): Promise<boolean>;
+  /** Stops scheduling and waits for runs under way. */
+  stop(): Promise<void>;
+}
+
+/** A cron expression with a seconds field for "every n seconds" (n divides a minute, or is whole
+ *  minutes dividing an hour: src/config.ts checks it). */
+export function everySeconds(n: number): string {
+  if (n < 60) return `*/${n} * * * * *`;
+  return n < 3600 ? `0 */${n / 60} * * * *` : '0 0 * * * *';
+}
+
+export function startJobs(deps: JobDeps): Jobs {
+  const { services, feed, alerts, outbox, logger } = deps;
+  const bodies: Record<JobName, () => Promise<unknown>> = {
+    async prices() {
+      await feed.refresh();
+      const report = await alerts.tick();
+      if (report.fired) await outbox.runOnce();
+    },
+    outbox: () => outbox.runOnce(),
+    async digest() {
+      const queued = await runDigest(services, services.clock.now());
+      if (queued) await outbox.runOnce();
+    },
+    housekeeping: async () => logger.info({ ...(await runHousekeeping(services, services.clock.now())) }, 'housekeeping done'),
+  };
+  const schedules: Record<JobName, string> = {
+    prices: everySeconds(deps.pricePollSeconds),
+    outbox: '*/5 * * * * *',
+    digest: '*/15 * * * *',
+    housekeeping: '17 3 * * *',
+  };
+
+  const running = new Map<JobName, Promise<unknown>>();
+  function run(name: JobName): Promise<boolean> {
+    if (running.has(name)) {
+      logger.debug?.({ job: name }, 'job still running: this run skipped');
+      return Promise.resolve(false);
+    }
+    const work = bodies[name]()
+      .catch((error: unknown) => logger.error({ job: name, err: error }, 'job failed'))
+      .finally(() => running.delete(name));
+    running.set(name, work);
+    return work.then(() => true);
+  }
+
+  const tasks: ScheduledTask[] = (Object.keys(schedules) as JobName[]).map((name) =>
+    cron.schedule(schedules[name], () => run(name), { name, noOverlap: true, logger: cronLogger(logger) }));
+
+  return {
+    run,
+    async stop() {
+      await Promise.all(tasks.map((task) => task.destroy()));
+      await Promise.all(running.values());
+    },
+  };
+}
+
+/** node-cron's own messages (a missed run after the machine slept) into the bot's log. */
+function cronLogger(logger: Logger) {
+  const text = (m: string | Error) => (m instanceof Error ? m.message : m);
+  return {
+    info: (m: string) => logger.info({ component: 'cron' }, m),
+    warn: (m: string) => logger.warn({ component: 'cron' }, m),
+    error: (m: string | Error) => logger.error({ component: 'cron' }, text(m)),
+    debug: (m: string | Error) => logger.debug?.({ component: 'cron' }, text(m)),
+  };
+}
