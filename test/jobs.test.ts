@@ -1,0 +1,84 @@
+/** The scheduled jobs: prices then matching then delivery, in one job that never overlaps itself. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import cron from 'node-cron';
+import { AlertEngine } from '../core/alerts/engine';
+import type { LinkedIdentity } from '../core/domain';
+import { renderPlainText } from '../core/messages';
+import { OutboxWorker } from '../core/notifications/outbox-worker';
+import type { ChatDelivery } from '../core/ports';
+import { everySeconds, startJobs, type Jobs } from '../src/jobs';
+import { makeTestBot, silentLogger, type TestBot } from './support/harness';
+
+let bot: TestBot;
+let jobs: Jobs | undefined;
+beforeEach(async () => {
+  bot = await makeTestBot();
+  bot.feed.set('bitcoin', '50000');
+  await bot.signup('ann');
+});
+afterEach(async () => {
+  await jobs?.stop();
+  jobs = undefined;
+  await bot.close();
+});
+
+function start(refresh: () => Promise<void>) {
+  const sent: string[] = [];
+  const chats: ChatDelivery = {
+    deliver: async (identity: LinkedIdentity, message) => (sent.push(`${identity.key}: ${renderPlainText(message)}`), { status: 'sent' }),
+    deliverToChat: async () => ({ status: 'failed', reason: 'no groups here' }),
+  };
+  const services = bot.core.services;
+  // A poll every 5 minutes: the test runs the job by hand, the schedule never comes due.
+  jobs = startJobs({
+    services, feed: Object.assign(Object.create(bot.feed), { refresh }), alerts: new AlertEngine(services),
+    outbox: new OutboxWorker(services, chats), logger: silentLogger, pricePollSeconds: 300,
+  });
+  return { jobs, sent };
+}
+
+describe('scheduled jobs', () => {
+  it('fetches prices, matches alerts against them and delivers what fired, in one run', async () => {
+    await bot.say('ann', '/alert btc above 51000');
+    const { jobs, sent } = start(async () => {
+      bot.clock.advance(30_000);
+      bot.feed.set('bitcoin', '52000');
+    });
+    expect(await jobs.run('prices')).toBe(true);
+    expect(sent).toEqual([expect.stringMatching(/^console:ann: .*BTC is above \$51,000\.00/s)]);
+  });
+
+  it('skips a run that comes due while the last one is still working', async () => {
+    let release!: () => void;
+    let polls = 0;
+    const { jobs } = start(() => {
+      polls++;
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    });
+    const first = jobs.run('prices');
+    expect(await jobs.run('prices')).toBe(false);
+    release();
+    expect(await first).toBe(true);
+    expect(polls).toBe(1);
+  });
+
+  it('keeps running after a failed run, and says why in the log', async () => {
+    const errors = silentLogger.errors.length;
+    let fail = true;
+    const { jobs } = start(async () => {
+      if (fail) throw new Error('upstream down');
+    });
+    expect(await jobs.run('prices')).toBe(true);
+    expect(silentLogger.errors.slice(errors)).toEqual([expect.objectContaining({ job: 'prices' })]);
+    fail = false;
+    expect(await jobs.run('prices')).toBe(true);
+  });
+
+  it('schedules polls on an even beat node-cron accepts', () => {
+    for (const n of [5, 10, 15, 20, 30, 60, 120, 300, 600, 3600]) expect(cron.validate(everySeconds(n))).toBe(true);
+    expect(everySeconds(30)).toBe('*/30 * * * * *');
+    expect(everySeconds(300)).toBe('0 */5 * * * *');
+  });
+});
