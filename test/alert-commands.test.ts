@@ -150,7 +150,7 @@ describe('/alerts', () => {
     await bot.store.deleteAlert('ann', removed!.alertId);
 
     const list = await bot.say('ann', '/alerts');
-    expect(list).toMatch(/^Your alerts \(4 of 5\)/);
+    expect(list).toMatch(/^Your alerts \(4 live, at most 5\)/);
     const row = (id: string) => list.split('\n').find((line) => line.startsWith(id))?.trimEnd() ?? '';
     expect(row(armed!.alertId)).toMatch(/bitcoin\s+above \$100,000\.00\s+once\s+no expiry\s+armed$/);
     expect(row(cooling!.alertId)).toMatch(/ethereum\s+below \$2,500\.00\s+repeats, at most every 1h\s+until 2026-12-02 14:00 UTC\+2\s+fired at 2026-11-25 14:00 UTC\+2, cooling until 2026-11-25 15:00 UTC\+2$/);
@@ -168,11 +168,11 @@ describe('/alerts', () => {
     expect(laterRow(armed!.alertId)).toMatch(/fired at 2026-11-26 14:10 UTC\+2$/);
     expect(laterRow(expiring!.alertId)).toMatch(/expired at 2026-11-26 14:00 UTC\+2$/);
     // Neither a fired one-shot alert nor one past its expiry counts as active.
-    expect(later).toMatch(/^Your alerts \(2 of 5\)/);
+    expect(later).toMatch(/^Your alerts \(2 live, at most 5\)/);
   });
 
   it('says how to set one when there are none', async () => {
-    expect(await bot.say('ann', '/alerts')).toMatch(/Your alerts \(0 of 5\)[\s\S]*\(nothing yet\)[\s\S]*Set one with \/alert btc above 100000\./);
+    expect(await bot.say('ann', '/alerts')).toMatch(/Your alerts \(0 live, at most 5\)[\s\S]*\(nothing yet\)[\s\S]*Set one with \/alert btc above 100000\./);
   });
 });
 

@@ -83,7 +83,7 @@ describe('Slack App Home', () => {
     expect(text).toMatch(/Total value\*?\s+\$10,000\.00/);
     expect(text).toMatch(/Unrealized P&(amp;)?L\*?\s+\$0\.00/);
     expect(text).toContain('BTC');
-    expect(text).toContain('Your alerts (1 of');
+    expect(text).toContain('Your alerts (1 live, at most');
     expect(text).toContain(alert!.alertId);
     expect(text).toMatch(/above/);
     // Commands are named the Slack way, and the Home tab has no buttons (no response_url there).
@@ -108,7 +108,7 @@ describe('Slack App Home', () => {
     await pulse(ANN, 'buy btc $500');
     const first = await openHome(ANN);
     expect(first.text).toMatch(/Holdings\*?\s+\$500\.00/);
-    expect(first.text).toContain('Your alerts (0 of');
+    expect(first.text).toContain('Your alerts (0 live, at most');
 
     core.feed.set('bitcoin', '174000'); // doubles
     await pulse(ANN, 'alert eth below 100');
@@ -117,7 +117,7 @@ describe('Slack App Home', () => {
     expect(second.text).toMatch(/Holdings\*?\s+\$1,000\.00/);
     expect(second.text).toMatch(/Total value\*?\s+\$10,500\.00/);
     expect(second.text).toMatch(/Unrealized P&(amp;)?L\*?\s+\$500\.00/);
-    expect(second.text).toContain('Your alerts (1 of');
+    expect(second.text).toContain('Your alerts (1 live, at most');
     // Each open sent back the hash of the view the user saw.
     const publishes = standin.callsTo('views.publish');
     expect(publishes).toHaveLength(2);

@@ -133,7 +133,7 @@ export const alerts = defineCommand({
     const now = ctx.services.clock.now();
     const live = list.filter((a) => isLiveAlert(a.state) && (a.expiresAt === undefined || a.expiresAt > now)).length;
     return reply('info', {
-      title: `Your alerts (${live} of ${ctx.services.config.maxAlertsPerUser})`,
+      title: `Your alerts (${live} live, at most ${ctx.services.config.maxAlertsPerUser})`,
       table: alertTable(ctx, list, view),
       footer: list.length ? '/alert remove <id> removes one.' : 'Set one with /alert btc above 100000.',
     });

@@ -28,7 +28,7 @@ export function headline(crossing: Crossing, coin: Coin, view: MoneyView): strin
 function happened(crossing: Crossing, coin: Coin, view: MoneyView, quote: Quote): string {
   const simulated = quote.simulated ? ' (simulated price)' : '';
   if (crossing.kind === 'move') {
-    return `${coin.name} moved from ${formatPrice(crossing.from, view)} to ${formatPrice(crossing.price, view)}${simulated} (${signedPercent(crossing.changePercent)}) within ${formatDuration(crossing.windowMs)}.`;
+    return `${coin.name} moved ${signedPercent(crossing.changePercent)} within ${formatDuration(crossing.windowMs)}, from ${formatPrice(crossing.from, view)} to ${formatPrice(crossing.price, view)}${simulated}.`;
   }
   return `${coin.name} is now ${formatPrice(crossing.price, view)}${simulated}.`;
 }
@@ -40,9 +40,8 @@ function change24h(quote: Quote): string {
 /** The owner's chat message. */
 export function userAlertMessage(crossing: Crossing, coin: Coin, view: MoneyView, quote: Quote): RichMessage {
   const { alert } = crossing;
-  const again = alert.repeatMs
-    ? ` It fires again after ${formatDuration(alert.repeatMs)} at the earliest, once the price has moved back.`
-    : '';
+  const settled = alert.condition === 'move' ? 'the move has eased' : 'the price has moved back';
+  const again = alert.repeatMs ? ` It fires again after ${formatDuration(alert.repeatMs)} at the earliest, once ${settled}.` : '';
   return reply('warning', {
     title: `🔔 ${headline(crossing, coin, view)}`,
     text: `${happened(crossing, coin, view, quote)} Your alert ${alert.alertId} (${describeAlert(alert, view)}) fired; ${change24h(quote)}.${again}`,
