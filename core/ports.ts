@@ -105,6 +105,9 @@ export interface Store {
    *  Throws ConflictError when the username, email or identity is taken. */
   createAccount(account: Account, startCash: string, identity?: LinkedIdentity): Promise<void>;
   getAccount(username: string): Promise<Account | null>;
+  /** getAccount for many usernames at once (duplicates allowed): an unknown username is absent
+   *  from the map. For callers that would otherwise read account after account (the alert engine). */
+  getAccounts(usernames: string[]): Promise<Map<string, Account>>;
   getAccountByEmail(email: string): Promise<Account | null>;
   /** Throws ConflictError('email') when the new email belongs to another account. */
   updateAccount(username: string, patch: AccountPatch): Promise<Account | null>;
@@ -116,6 +119,9 @@ export interface Store {
   linkIdentity(identity: LinkedIdentity): Promise<void>;
   unlinkIdentity(key: string): Promise<boolean>;
   listIdentities(username: string): Promise<LinkedIdentity[]>;
+  /** listIdentities for many usernames at once (duplicates allowed): every username is in the map,
+   *  with [] when it has none, each list in listIdentities' order. */
+  listIdentitiesOf(usernames: string[]): Promise<Map<string, LinkedIdentity[]>>;
 
   saveLinkCode(codeHash: string, username: string, expiresAt: number): Promise<void>;
   /** Deletes the code and returns its username if it existed and had not expired (expired when

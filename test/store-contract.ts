@@ -348,6 +348,56 @@ export function storeContract(
       });
     });
 
+    describe('many accounts and identities at once', () => {
+      // 30 accounts, a few with several identities linked out of key order (two at the same
+      // instant) so that the order within each list shows.
+      const known = Array.from({ length: 30 }, (_, i) => `user${String(i).padStart(2, '0')}`);
+      beforeEach(async () => {
+        for (const [i, name] of known.entries()) {
+          await store.createAccount(account(name, { currency: i % 2 ? 'eur' : 'usd' }), '100', i % 3 ? identity(`telegram:${i}`, name, T + i) : undefined);
+        }
+        for (const i of [0, 7, 29]) {
+          await store.linkIdentity(identity(`slack:T1:U${i}`, known[i]!, T + 1_000));
+          await store.linkIdentity(identity(`discord:${i}`, known[i]!, T + 1_000));
+          await store.linkIdentity(identity(`slack:T0:U${i}`, known[i]!, T - 1));
+        }
+      });
+
+      /** `unknown` names of nobody with the known ones spread evenly among them, then some names again. */
+      const mixed = (unknown: number): string[] => {
+        const ghosts = Array.from({ length: unknown }, (_, i) => `ghost${i}`);
+        const every = Math.ceil(unknown / known.length);
+        const names = ghosts.flatMap((g, i) => (i % every === 0 && known[i / every] ? [known[i / every]!, g] : [g]));
+        names.push(...known.filter((k) => !names.includes(k)));
+        return [...names, known[0]!, 'ghost1', known[29]!, known[7]!];
+      };
+
+      it('reads the accounts one lookup each would read, past one batch, leaving out unknown users (none for no names)', async () => {
+        // 530 distinct names: more than one BatchGetItem (100 keys) and one SQLite statement (500),
+        // with known accounts in every batch.
+        const asked = mixed(500);
+        const accounts = await store.getAccounts(asked);
+        expect([...accounts.keys()].sort()).toEqual(known);
+        for (const name of known) expect(accounts.get(name)).toStrictEqual(await store.getAccount(name));
+        expect(accounts.get(known[1]!)?.currency).toBe('eur');
+        expect(accounts.get(known[29]!)).toStrictEqual(account(known[29]!, { currency: 'eur' }));
+        expect(await store.getAccounts([])).toEqual(new Map());
+      });
+
+      it('lists the identities one lookup each would list, in the same order, with none for unknown users (none for no names)', async () => {
+        // Fewer unknown names here: a store without a batch query pays one query per name.
+        const asked = mixed(40);
+        const identities = await store.listIdentitiesOf(asked);
+        expect([...identities.keys()].sort()).toEqual([...new Set(asked)].sort());
+        for (const name of new Set(asked)) expect(identities.get(name)).toStrictEqual(await store.listIdentities(name));
+        expect(identities.get('ghost3')).toEqual([]);
+        expect(identities.get(known[3]!)).toEqual([]); // 3 % 3: created without one
+        expect(identities.get(known[7]!)!.map((i) => i.key)).toEqual(['slack:T0:U7', 'telegram:7', 'discord:7', 'slack:T1:U7']);
+        expect(identities.get(known[0]!)!.map((i) => i.key)).toEqual(['slack:T0:U0', 'discord:0', 'slack:T1:U0']);
+        expect(await store.listIdentitiesOf([])).toEqual(new Map());
+      });
+    });
+
     describe('trades', () => {
       beforeEach(async () => {
         await store.createAccount(account('alice'), '1000.00');

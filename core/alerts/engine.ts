@@ -158,12 +158,14 @@ export class AlertEngine {
     const users = [...new Set(owners.filter((o) => chatOfOwner(o) === undefined))];
     // A topic's rules also look at their group: removed from the group, the bot posts in no topic.
     const chats = [...new Set(owners.map(chatOfOwner).filter((c): c is string => c !== undefined).flatMap((c) => [c, chatOfPostingAddress(c)]))];
-    const [accounts, chatStates] = await Promise.all([
-      Promise.all(users.map(async (u) => [u, await store.getAccount(u), await store.listIdentities(u)] as const)),
+    // One batched read per kind for the whole chunk, not two per owner.
+    const [accounts, identities, chatStates] = await Promise.all([
+      users.length ? store.getAccounts(users) : Promise.resolve(new Map<string, Account>()),
+      users.length ? store.listIdentitiesOf(users) : Promise.resolve(new Map<string, LinkedIdentity[]>()),
       chats.length ? store.getChatStates(chats) : Promise.resolve(new Map()),
     ]);
     return {
-      accounts: new Map(accounts.map(([u, account, identities]) => [u, { account, identities }])),
+      accounts: new Map(users.map((u) => [u, { account: accounts.get(u) ?? null, identities: identities.get(u) ?? [] }])),
       chatStates,
     };
   }

@@ -45,7 +45,7 @@ import {
 } from '../../core/ports';
 import { DynamoAlerts } from './alerts';
 import { createClients, type DynamoClients, type DynamoConnection } from './client';
-import { type StoreIo, type WriteAction } from './io';
+import { eachLimited, type StoreIo, type WriteAction } from './io';
 import { DynamoOutbox, putMessage } from './outbox';
 import {
   ACCOUNT_SETTINGS,
@@ -101,6 +101,8 @@ const TRANSIENT_ATTEMPTS = 10;
 const VERSION_ATTEMPTS = 25;
 /** Re-reads for read-then-write operations (account updates, alert deletes) that lost a race. */
 const RACE_ATTEMPTS = 10;
+/** Identity queries in flight at once in listIdentitiesOf. */
+const IDENTITY_QUERY_CONCURRENCY = 16;
 const TRADE_BACKOFF: BackoffOptions = { baseMs: 5, maxMs: 200, jitter: 'full' };
 
 export interface DynamoDbStoreOptions extends DynamoConnection {
@@ -164,6 +166,16 @@ export class DynamoDbStore implements Store {
   async getAccount(username: string): Promise<Account | null> {
     const item = await this.get(this.t.users, { username });
     return item?.listPk === ACCOUNTS_PARTITION ? toAccount(item) : null;
+  }
+
+  /** BatchGetItem, 100 keys a request (see batchGet), consistent like getAccount. Keys are made
+   *  distinct first: DynamoDB rejects a request that names one key twice. */
+  async getAccounts(usernames: string[]): Promise<Map<string, Account>> {
+    const keys = [...new Set(usernames)].map((username) => ({ username }));
+    const items = keys.length ? await this.batchGet(this.t.users, keys) : [];
+    const accounts = new Map<string, Account>();
+    for (const item of items) if (item.listPk === ACCOUNTS_PARTITION) accounts.set(item.username as string, toAccount(item));
+    return accounts;
   }
 
   /**
@@ -317,6 +329,16 @@ export class DynamoDbStore implements Store {
       ExpressionAttributeValues: { ':u': username },
     });
     return items.map(toIdentity).sort((a, b) => a.linkedAt - b.linkedAt || a.key.localeCompare(b.key));
+  }
+
+  /** There is no batch query: one listIdentities per distinct username, IDENTITY_QUERY_CONCURRENCY
+   *  at a time (a few hundred owners must not become a few hundred requests in flight at once). */
+  async listIdentitiesOf(usernames: string[]): Promise<Map<string, LinkedIdentity[]>> {
+    const lists = new Map<string, LinkedIdentity[]>();
+    await eachLimited([...new Set(usernames)], IDENTITY_QUERY_CONCURRENCY, async (username) => {
+      lists.set(username, await this.listIdentities(username));
+    });
+    return lists;
   }
 
   async saveLinkCode(codeHash: string, username: string, expiresAt: number): Promise<void> {

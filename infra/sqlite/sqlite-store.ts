@@ -180,6 +180,14 @@ export class SqliteStore implements Store {
     return row ? toAccount(row) : null;
   }
 
+  async getAccounts(usernames: string[]): Promise<Map<string, Account>> {
+    const accounts = new Map<string, Account>();
+    for (const chunk of jsonChunks(usernames)) {
+      for (const row of this.s.accountsByName.all(chunk) as AccountRow[]) accounts.set(row.username, toAccount(row));
+    }
+    return accounts;
+  }
+
   async getAccountByEmail(email: string): Promise<Account | null> {
     const row = this.s.accountByEmail.get(normEmail(email)) as AccountRow | undefined;
     return row ? toAccount(row) : null;
@@ -232,6 +240,15 @@ export class SqliteStore implements Store {
 
   async listIdentities(username: string): Promise<LinkedIdentity[]> {
     return (this.s.identitiesOf.all(username) as IdentityRow[]).map(toIdentity);
+  }
+
+  async listIdentitiesOf(usernames: string[]): Promise<Map<string, LinkedIdentity[]>> {
+    const lists = new Map<string, LinkedIdentity[]>(usernames.map((u) => [u, []]));
+    for (const chunk of jsonChunks(usernames)) {
+      // Ordered per user as identitiesOf orders them, so each list comes out as listIdentities has it.
+      for (const row of this.s.identitiesOfMany.all(chunk) as IdentityRow[]) lists.get(row.username)!.push(toIdentity(row));
+    }
+    return lists;
   }
 
   async saveLinkCode(codeHash: string, username: string, expiresAt: number): Promise<void> {
@@ -511,6 +528,17 @@ export class SqliteStore implements Store {
 
 // ---- statements -------------------------------------------------------------------------------
 
+/** Keys per many-key statement: bounds one statement's work and its JSON argument. */
+const MANY_KEYS = 500;
+
+/** Distinct `keys` as JSON arrays of at most MANY_KEYS, for `IN (SELECT value FROM json_each(?))`. */
+function jsonChunks(keys: string[]): string[] {
+  const unique = [...new Set(keys)];
+  const chunks: string[] = [];
+  for (let i = 0; i < unique.length; i += MANY_KEYS) chunks.push(JSON.stringify(unique.slice(i, i + MANY_KEYS)));
+  return chunks;
+}
+
 type Statements = ReturnType<typeof prepareStatements>;
 
 /** Every statement is prepared once per connection; the hot paths then only bind and step. */
@@ -520,6 +548,9 @@ function prepareStatements(db: Database.Database) {
   const value = (sql: string) => db.prepare(sql).pluck();
   return {
     accountByName: p('SELECT * FROM accounts WHERE username = ?'),
+    // The many-key lookups take their keys as one JSON array (one bound variable, so SQLite's limit
+    // on variables never applies), in chunks of MANY_KEYS (see jsonChunks).
+    accountsByName: p('SELECT * FROM accounts WHERE username IN (SELECT value FROM json_each(?))'),
     accountByEmail: p('SELECT * FROM accounts WHERE email_norm = ?'),
     accountsFirst: p('SELECT * FROM accounts ORDER BY username LIMIT ?'),
     accountsAfter: p('SELECT * FROM accounts WHERE username > ? ORDER BY username LIMIT ?'),
@@ -539,6 +570,7 @@ function prepareStatements(db: Database.Database) {
       VALUES (?, ?, ?, ?, (SELECT unreachable_since FROM chat_states WHERE address = ?)) ON CONFLICT (key) DO NOTHING`),
     deleteIdentity: p('DELETE FROM identities WHERE key = ?'),
     identitiesOf: p('SELECT * FROM identities WHERE username = ? ORDER BY linked_at, key'),
+    identitiesOfMany: p('SELECT * FROM identities WHERE username IN (SELECT value FROM json_each(?)) ORDER BY username, linked_at, key'),
     countIdentities: value('SELECT COUNT(*) FROM identities'),
 
     saveLinkCode: p('INSERT OR REPLACE INTO link_codes (code_hash, username, expires_at) VALUES (?, ?, ?)'),
