@@ -1,15 +1,27 @@
-/** The shared user journey (journey.ts) on Discord: the real discord.js adapter against the
- *  loopback Discord stand-in, in the person's DM with the bot, each line sent as the slash command
- *  and typed options their client would send. */
+/** The shared user journey (journey.ts) and group journey (group-journey.ts) on Discord: the real
+ *  discord.js adapter against the loopback Discord stand-in, each line sent as the slash command
+ *  and typed options the person's client would send, in their DM with the bot or in a server's
+ *  text channel. A server's administrators are members whose permissions in the interaction
+ *  include Manage Channels. */
 import { createDiscordBot } from '../../adapters/discord/bot';
 import { parseArgs } from '../../core/dispatcher';
-import { startDiscordStandin, type DiscordUser, type StandinInteraction, type StandinMessage } from '../support/discord-standin';
+import {
+  MEMBER_PERMISSIONS, Permission, startDiscordStandin,
+  type DiscordUser, type StandinChannel, type StandinGuild, type StandinInteraction, type StandinMessage,
+} from '../support/discord-standin';
 import { makeTestBot, silentLogger } from '../support/harness';
-import { journeySuite, type JourneyDriver, type SeenMessage } from './journey';
+import { groupJourneySuite, type GroupJourneyDriver } from './group-journey';
+import { journeySuite, type SeenMessage } from './journey';
 
 type Reply = SeenMessage & { message: StandinMessage };
 
-async function discordDriver(): Promise<JourneyDriver<DiscordUser, Reply>> {
+/** A server the bot is in, and the channel the journey happens in. */
+interface Server {
+  guild: StandinGuild;
+  channel: StandinChannel;
+}
+
+async function discordDriver(): Promise<GroupJourneyDriver<DiscordUser, Server>> {
   const core = await makeTestBot();
   const standin = await startDiscordStandin({ now: () => core.clock.now(), heartbeatIntervalMs: 60_000 });
   const adapter = createDiscordBot({
@@ -24,38 +36,66 @@ async function discordDriver(): Promise<JourneyDriver<DiscordUser, Reply>> {
     const original = standin.original(interaction);
     return original && !original.loading && (original.embeds.length || original.content) ? original : undefined;
   }));
+  /** What the person's client sends for the line, where they type it: the command and its options by name. */
+  const slash = async (person: DiscordUser, where: StandinChannel | 'dm', line: string) => {
+    const words = line.slice(1).split(/\s+/);
+    const { command, consumed } = core.core.registry.resolve(words)!;
+    const raw: Record<string, string> = {};
+    const tokens = words.slice(consumed);
+    Object.entries(command.args).forEach(([name, arg], i) => {
+      const value = arg.rest ? tokens.slice(i).join(' ') : tokens[i];
+      if (value) raw[name] = value;
+    });
+    if (!parseArgs(command, tokens).ok) throw new Error(`the journey's line ${line} is not valid`);
+    const interaction = await standin.slash(person, where, command.name, raw);
+    last.set(person.id, interaction);
+    return answerOf(interaction);
+  };
+  const person = (name: string) => standin.user({ username: name });
+  let servers = 0;
   return {
     core,
     adapter,
-    person: (name) => standin.user({ username: name }),
-    async run(person, line) {
-      // What the person's client sends for the line: the command and its options by name.
-      const words = line.slice(1).split(/\s+/);
-      const { command, consumed } = core.core.registry.resolve(words)!;
-      const raw: Record<string, string> = {};
-      const tokens = words.slice(consumed);
-      Object.entries(command.args).forEach(([name, arg], i) => {
-        const value = arg.rest ? tokens.slice(i).join(' ') : tokens[i];
-        if (value) raw[name] = value;
-      });
-      if (!parseArgs(command, tokens).ok) throw new Error(`the journey's line ${line} is not valid`);
-      const interaction = await standin.slash(person, 'dm', command.name, raw);
-      last.set(person.id, interaction);
-      return answerOf(interaction);
-    },
-    async press(person, reply, label) {
+    person,
+    run: (who, line) => slash(who, 'dm', line),
+    async press(who, reply, label) {
       const edits = reply.message.history.length;
       const button = standin.buttons(reply.message).find((b) => b.label === label)!;
-      await standin.press(person, reply.message, button.customId!);
+      await standin.press(who, reply.message, button.customId!);
       return seen(await standin.waitFor(() => {
         const now = standin.message(reply.message.id)!;
         return now.history.length > edits && now;
       }));
     },
-    async redeliverLast(person) {
-      standin.dispatch('INTERACTION_CREATE', last.get(person.id)!.payload);
+    async redeliverLast(who) {
+      standin.dispatch('INTERACTION_CREATE', last.get(who.id)!.payload);
     },
-    nextPushed: async (person) => seen(await standin.waitFor(() => standin.dms(person).find((m) => standin.textOf(m).includes('alert')))),
+    nextPushed: async (who) => seen(await standin.waitFor(() => standin.dms(who).find((m) => standin.textOf(m).includes('alert')))),
+
+    group(name) {
+      const guild = standin.guild({ name: `${name} ${++servers}`, channels: [name.toLowerCase()] });
+      return { guild, channel: guild.channels[0]! };
+    },
+    admin({ guild }, name) {
+      const who = person(name);
+      standin.join(guild, who, { permissions: MEMBER_PERMISSIONS | Permission.ManageChannels });
+      return who;
+    },
+    member({ guild }, name) {
+      const who = person(name);
+      standin.join(guild, who);
+      return who;
+    },
+    runIn: (who, where, line) => slash(who, where === 'dm' ? 'dm' : where.channel, line),
+    address: ({ channel }) => `discord:${channel.id}`,
+    // Messages everyone in the channel sees: the bot's, not ephemeral (answers to a command are
+    // there too; the journey counts what a price check added).
+    posts: ({ channel }) => standin.messages(channel.id).filter((m) => m.author.id === standin.botUser.id && !m.ephemeral).map(seen),
+    postAttempts: ({ channel }) => standin.requests.filter((r) => r.route === 'POST /channels/:id/messages' && r.path.includes(`/channels/${channel.id}/`)).length,
+    dms: (who) => standin.dms(who).map(seen),
+    removeBot({ guild }) {
+      guild.botMember = false; // kicked from the server: its channels answer 403 Missing Access
+    },
     async close() {
       await adapter.stop();
       await standin.close();
@@ -65,3 +105,4 @@ async function discordDriver(): Promise<JourneyDriver<DiscordUser, Reply>> {
 }
 
 journeySuite('Discord', discordDriver);
+groupJourneySuite('Discord', discordDriver);
