@@ -160,8 +160,11 @@ export interface Store {
   /** The change feed's position now. */
   alertChangeCursor(): Promise<string>;
   /** What changed since `cursor` (see AlertChanges): on DynamoDB one query however many alerts
-   *  exist, so that an instance keeps its index in step with the others. */
-  listAlertChanges(cursor: string): Promise<AlertChanges>;
+   *  exist, so that an instance keeps its index in step with the others. `now` is the caller's
+   *  clock: a store that finds changes by their time moves the cursor up to it, so that once
+   *  nothing has changed for a while a call reads nothing at all (without it, the cursor stays at
+   *  the newest change and the changes just before it are read again on every call). */
+  listAlertChanges(cursor: string, now?: number): Promise<AlertChanges>;
   /** Claims the firings and queues their messages: for each, if the alert is still live and at
    *  `version`, it moves to `state` (firedAt = at, fireCount + 1, version + 1) and its messages
    *  are written, atomically per firing. Returns the ids this call claimed: when several

@@ -343,6 +343,20 @@ describe('DynamoDB store', () => {
       expect(units.every((u) => u === undefined || u <= 0.5)).toBe(true);
     }, 60_000);
 
+    it("reads nothing at all once nothing has changed for longer than the overlap, given the caller's clock", async () => {
+      const { store, clients } = await storeWithClients();
+      await store.createAccount(account('user_0'), '100');
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.createAlert(armed(`a${i}`, 'user_0', T + i), 30)));
+      const now = T + 5 * MINUTE;
+      const first = await store.listAlertChanges(await store.alertChangeCursor(), now);
+      const queries = recordQueries(clients);
+      const idle = await store.listAlertChanges(first.cursor, now + 30_000 + 1);
+      expect(idle.alerts).toEqual([]);
+      expect(queries.reduce((n, q) => n + q.scanned, 0)).toBe(0);
+      // Without the clock the cursor stays at the newest change, and what is near it is read again.
+      expect((await store.listAlertChanges(await store.alertChangeCursor())).alerts.length).toBeGreaterThan(0);
+    }, 60_000);
+
     it('shows a removal to a reader whose cursor is past the alert’s last change', async () => {
       const [a, b] = (await stores(2)) as [DynamoDbStore, DynamoDbStore];
       await a.createAccount(account('alice'), '100');

@@ -78,7 +78,7 @@ export class AlertEngine {
   /** Applies what changed in the store since the last sync; returns how many changes. */
   async sync(): Promise<number> {
     await this.start();
-    const changes = await this.services.store.listAlertChanges(this.cursor!);
+    const changes = await this.services.store.listAlertChanges(this.cursor!, this.services.clock.now());
     for (const alert of changes.alerts) this.matcher.apply(alert);
     this.cursor = changes.cursor;
     return changes.alerts.length;

@@ -168,7 +168,7 @@ export class DynamoAlerts {
    * query reads only what changed within the overlap before the cursor. The new cursor is the
    * newest change seen.
    */
-  async listAlertChanges(cursor: string): Promise<AlertChanges> {
+  async listAlertChanges(cursor: string, now?: number): Promise<AlertChanges> {
     const since = decodeCursor(cursor, { t: 'number' }).t as number;
     const from = timeKey(Math.max(0, since - CHANGE_OVERLAP_MS));
     const shards = await Promise.all(
@@ -184,7 +184,9 @@ export class DynamoAlerts {
       ),
     );
     const items = shards.flat();
-    const newest = items.reduce((t, i) => Math.max(t, changeTime(i.changeSk as string)), since);
+    // Up to the caller's clock when it gives one: the next call then looks back only the overlap
+    // from now, so changes older than that are not read again and again while nothing changes.
+    const newest = items.reduce((t, i) => Math.max(t, changeTime(i.changeSk as string)), Math.max(since, now ?? 0));
     return { alerts: items.map(toAlert), cursor: encodeCursor({ t: newest }) };
   }
 

@@ -526,8 +526,8 @@ export class DynamoDbStore implements Store {
   alertChangeCursor(): Promise<string> {
     return this.alerts.alertChangeCursor();
   }
-  listAlertChanges(cursor: string): Promise<AlertChanges> {
-    return this.alerts.listAlertChanges(cursor);
+  listAlertChanges(cursor: string, now?: number): Promise<AlertChanges> {
+    return this.alerts.listAlertChanges(cursor, now);
   }
   fireAlerts(firings: AlertFiring[]): Promise<Set<string>> {
     return this.alerts.fireAlerts(firings);
