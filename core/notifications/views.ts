@@ -44,7 +44,7 @@ export function capSummaryEmail(messages: OutboxMessage[], perMinute: number): {
 export function unreachableText(target: { platform: string } | { chat: string }, reason: string): string {
   return 'platform' in target
     ? `I could not reach you on ${platformName(target.platform)}: ${reason}. Alerts go to your other chats until you message me there again.`
-    : `I could not post your alerts in the chat ${target.chat}: ${reason}. Choose where they go with /settings alerts dm, or /settings alerts here in a chat I can post in.`;
+    : `I could not post your alerts in the ${platformName(target.chat.split(':')[0]!)} chat you chose with /settings alerts here (${reason}). Choose where they go with /settings alerts dm, or /settings alerts here in a chat I can post in.`;
 }
 
 export function unreachableNotice(text: string, email: boolean): Pick<OutboxMessage, 'message' | 'email'> {
