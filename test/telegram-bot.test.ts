@@ -186,7 +186,7 @@ describe('Telegram bot over long polling', () => {
     expect(set.text).toContain('Bitcoin above $100,000.00');
     const list = await say(ann, '/alerts');
     // (The list's wording belongs to the core; what matters here is that it arrives as a table.)
-    expect(list.text).toMatch(/Your alerts \(1 of 20\b/);
+    expect(list.text).toMatch(/Your alerts \(1 live, at most 20\)/);
     expect(list.html).toMatch(new RegExp(`<pre>[^]*${id}\\s+(BTC|bitcoin)\\s+above \\$100,000\\.00`));
     const removed = await say(ann, `/alert remove ${id}`);
     expect(removed.text).toContain(`Alert ${id} removed.`);
