@@ -13,7 +13,7 @@ import { deleteTables, ensureTables } from '../infra/dynamodb/admin';
 import { DynamoDbStore } from '../infra/dynamodb/dynamodb-store';
 import { STORE_TABLES } from '../infra/dynamodb/tables';
 import { BcryptPasswords } from '../infra/support/system';
-import { alertPipeline } from './support/alerts';
+import { alertPipeline, twoInstancesMatchTheSameTicks } from './support/alerts';
 import { LOCAL_CLIENT_CONFIG } from './support/dynamodb-local';
 import { countingIds, makeTestBot, RecordingChats } from './support/harness';
 
@@ -50,28 +50,10 @@ describe('alerts on DynamoDB with two instances', () => {
   it('announces each alert once when both instances match the same ticks', async () => {
     const { first, second, close } = await twoInstances();
     try {
-      first.feed.set('bitcoin', '50000');
-      for (const user of ['ann', 'bob']) await first.signup(user);
-      for (let i = 0; i < 12; i++) await first.say(i % 2 ? 'ann' : 'bob', `/alert btc above ${51000 + i * 10}`);
-      await first.say('ann', '/alert btc above 50500 repeat 30m');
-      const chats = new RecordingChats();
-      const a = alertPipeline(first.core.services, chats);
-      const b = alertPipeline(second.services, chats);
-      first.clock.advance(30_000);
-      first.feed.set('bitcoin', '52000');
-      const fired = await Promise.all([a.check(), b.check()]);
-      expect(fired[0] + fired[1]).toBe(13);
-      expect(sent(chats)).toHaveLength(13);
-      expect(new Set(sent(chats).map((s) => s.text)).size).toBe(13);
-
+      const { crossing, again } = await twoInstancesMatchTheSameTicks(first, second.services, 12);
+      expect(crossing).toEqual({ fired: 13, messages: 13, distinct: 13 });
       // Within the repeating alert's cool-down nothing fires again, on either instance.
-      first.clock.advance(60_000);
-      first.feed.set('bitcoin', '50000');
-      await Promise.all([a.check(), b.check()]);
-      first.clock.advance(60_000);
-      first.feed.set('bitcoin', '52000');
-      expect((await Promise.all([a.check(), b.check()])).reduce((x, y) => x + y)).toBe(0);
-      expect(sent(chats)).toHaveLength(13);
+      expect(again).toEqual({ fired: 0, messages: 13 });
     } finally {
       await close();
     }

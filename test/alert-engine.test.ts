@@ -12,7 +12,7 @@ import { createCore, DEFAULT_CORE_CONFIG } from '../core/app';
 import { AlertEngine } from '../core/alerts/engine';
 import { renderPlainText } from '../core/messages';
 import { OutboxWorker } from '../core/notifications/outbox-worker';
-import { alertPipeline } from './support/alerts';
+import { alertPipeline, twoInstancesMatchTheSameTicks } from './support/alerts';
 import { SqliteStore } from '../infra/sqlite/sqlite-store';
 import { BcryptPasswords } from '../infra/support/system';
 import { countingIds, makeTestBot, RecordingChats, silentLogger, type TestBot } from './support/harness';
@@ -167,27 +167,10 @@ describe('several instances on one store', () => {
   it('notifies each alert once when two instances match the same ticks', async () => {
     const { first, second, close } = await twoInstances();
     try {
-      first.feed.set('bitcoin', '50000');
-      for (const user of ['ann', 'bob']) await first.signup(user);
-      for (let i = 0; i < 20; i++) await first.say(i % 2 ? 'ann' : 'bob', `/alert btc above ${51000 + i * 10}`);
-      await first.say('ann', '/alert btc above 50500 repeat 30m');
-      const chats = new RecordingChats();
-      const a = alertPipeline(first.core.services, chats);
-      const b = alertPipeline(second.services, chats);
-      first.clock.advance(30_000);
-      first.feed.set('bitcoin', '52000');
-      const fired = await Promise.all([a.check(), b.check()]);
-      expect(fired[0] + fired[1]).toBe(21);
-      expect(sent(chats)).toHaveLength(21);
-
+      const { crossing, again } = await twoInstancesMatchTheSameTicks(first, second.services, 20);
+      expect(crossing).toEqual({ fired: 21, messages: 21, distinct: 21 });
       // Within the repeating alert's cool-down nothing fires again, on either instance.
-      first.clock.advance(60_000);
-      first.feed.set('bitcoin', '50000');
-      await Promise.all([a.check(), b.check()]);
-      first.clock.advance(60_000);
-      first.feed.set('bitcoin', '52000');
-      expect((await Promise.all([a.check(), b.check()])).reduce((x, y) => x + y)).toBe(0);
-      expect(sent(chats)).toHaveLength(21);
+      expect(again).toEqual({ fired: 0, messages: 21 });
     } finally {
       await close();
     }

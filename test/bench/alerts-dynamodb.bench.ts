@@ -23,14 +23,13 @@ import { alertItem } from '../../infra/dynamodb/items';
 import { STORE_TABLES, tableNames } from '../../infra/dynamodb/tables';
 import { LOCAL_CLIENT_CONFIG, startDynamoDbLocal } from '../support/dynamodb-local';
 import { makeTestBot } from '../support/harness';
+import { basePrice, coinId, seedCoinsAndUsers } from './alert-seed';
 
 const COINS = 250;
 const USERS = 1_000;
 /** Per coin, above and below each: 100,000 in all. */
 const PER_SIDE = 200;
 /** Crossed per coin by the firing tick: 250 x 0.4 = 100 = 0.1%, so every 5th coin gets 2. */
-const coinId = (c: number) => `coin-${String(c).padStart(3, '0')}`;
-const basePrice = (c: number) => 1000 + c;
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 export async function alertsDynamodb(): Promise<Record<string, number>> {
@@ -105,15 +104,7 @@ function meter(client: ReturnType<typeof createClients>['doc']) {
 }
 
 async function seed(bot: Awaited<ReturnType<typeof makeTestBot>>, doc: ReturnType<typeof createClients>['doc'], prefix: string): Promise<void> {
-  for (let c = 0; c < COINS; c++) await bot.store.addCoin({ id: coinId(c), symbol: `c${c}`, name: `Coin ${c}` });
-  bot.core.services.coins.invalidate();
-  for (let u = 0; u < USERS; u++) {
-    await bot.store.createAccount(
-      { username: `u${u}`, email: `u${u}@example.com`, passwordHash: null, role: 'user', createdAt: bot.clock.now(), currency: 'usd', emailNotifications: false },
-      '10000',
-      { key: `console:u${u}`, platform: 'console', username: `u${u}`, linkedAt: bot.clock.now() },
-    );
-  }
+  await seedCoinsAndUsers(bot, COINS, USERS);
   // Written straight into the table (the per-owner live counts are not the subject here).
   const table = tableNames(prefix).priceAlerts;
   const now = bot.clock.now();

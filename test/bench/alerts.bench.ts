@@ -21,6 +21,7 @@ import { AlertEngine } from '../../core/alerts/engine';
 import { dec } from '../../core/money';
 import { SqliteStore } from '../../infra/sqlite/sqlite-store';
 import { makeTestBot } from '../support/harness';
+import { basePrice, coinId, seedCoinsAndUsers } from './alert-seed';
 
 const COINS = 250;
 const USERS = 2_000;
@@ -30,9 +31,6 @@ const PER_SIDE = 2_000;
 const CROSSED_PER_COIN = 4;
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
-const coinId = (c: number) => `coin-${String(c).padStart(3, '0')}`;
-/** Coin c trades at 1000 + c; above-thresholds sit 1 cent apart above it, below-thresholds below. */
-const basePrice = (c: number) => 1000 + c;
 const above = (c: number, i: number) => dec(basePrice(c)).plus(dec(i + 1).mul('0.01')).toFixed();
 const below = (c: number, i: number) => dec(basePrice(c)).minus(dec(i + 1).mul('0.01')).toFixed();
 
@@ -122,15 +120,7 @@ export async function alertsSqlite(): Promise<Record<string, number>> {
 /** 250 coins, 2,000 users with a linked chat, and 1,000,000 armed alerts written straight into
  *  the database file (through the store it would take minutes and measure nothing of interest). */
 async function seed(bot: Awaited<ReturnType<typeof makeTestBot>>, file: string): Promise<void> {
-  for (let c = 0; c < COINS; c++) await bot.store.addCoin({ id: coinId(c), symbol: `c${c}`, name: `Coin ${c}` });
-  bot.core.services.coins.invalidate();
-  for (let u = 0; u < USERS; u++) {
-    await bot.store.createAccount(
-      { username: `u${u}`, email: `u${u}@example.com`, passwordHash: null, role: 'user', createdAt: bot.clock.now(), currency: 'usd', emailNotifications: false },
-      '10000',
-      { key: `console:u${u}`, platform: 'console', username: `u${u}`, linkedAt: bot.clock.now() },
-    );
-  }
+  await seedCoinsAndUsers(bot, COINS, USERS);
   const db = new Database(file);
   const insert = db.prepare(`INSERT INTO alerts (alert_id, username, coin_id, condition, target_price, state, created_at, fire_count, version, updated_at, change_seq)
     VALUES (?, ?, ?, ?, ?, 'armed', ?, 0, 1, ?, ?)`);
