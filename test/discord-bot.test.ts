@@ -651,6 +651,54 @@ describe('Discord pushes and channel admins', () => {
   });
 });
 
+describe('Discord: removal, deleted channels and re-adding, told to the store at once', () => {
+  const states = async (...channels: { id: string }[]) => core.store.getChatStates(channels.map((c) => `discord:${c.id}`));
+  const unreachable = async (c: { id: string }) => (await states(c)).get(`discord:${c.id}`)?.unreachableSince;
+  const posts = () => standin.requests.filter((r) => r.route === 'POST /channels/:id/messages').length;
+
+  it("marks every channel of a server that removed the bot, before any push tries them; adding the bot back clears them", async () => {
+    const [general, alerts] = guild.channels as [StandinGuild['channels'][0], StandinGuild['channels'][0]];
+    const elsewhere = standin.guild({ name: 'Elsewhere' }).channels[0]!;
+    await vi.waitFor(() => expect(discord.client.guilds.cache.has(elsewhere.guildId!)).toBe(true));
+    expect((await states(general, alerts)).size).toBe(0);
+
+    standin.removeBot(guild);
+    await vi.waitFor(async () => expect((await states(general, alerts)).size).toBe(2));
+    for (const state of (await states(general, alerts)).values()) {
+      expect(state).toMatchObject({ unreachableSince: core.clock.now(), unreachableReason: 'the bot was removed from the server' });
+    }
+    expect(posts()).toBe(0); // no push was needed to find out
+    expect(await unreachable(elsewhere)).toBeUndefined(); // another server's channel is untouched
+
+    core.clock.advance(60_000);
+    standin.addBot(guild);
+    await vi.waitFor(async () => expect(await unreachable(general)).toBeUndefined());
+    expect(await unreachable(alerts)).toBeUndefined();
+    expect(await discord.deliverToChat(`discord:${general.id}`, { tone: 'info', text: 'back' })).toEqual({ status: 'sent' });
+  });
+
+  it('marks nothing for an outage (GUILD_DELETE with unavailable): the bot is still in the server', async () => {
+    const [general, alerts] = guild.channels as [StandinGuild['channels'][0], StandinGuild['channels'][0]];
+    standin.outage(guild);
+    await vi.waitFor(() => expect(discord.client.guilds.cache.get(guild.id)?.available).toBe(false));
+    // A later event's mark is there: had the outage been taken for a removal, its marks, written
+    // first, would be there too.
+    standin.deleteChannel(alerts);
+    await vi.waitFor(async () => expect(await unreachable(alerts)).toBeDefined());
+    expect(await unreachable(general)).toBeUndefined();
+    expect(await discord.deliverToChat(`discord:${general.id}`, { tone: 'info', text: 'still here' })).toEqual({ status: 'sent' });
+  });
+
+  it('marks a deleted channel, and only that one', async () => {
+    const [general, alerts] = guild.channels as [StandinGuild['channels'][0], StandinGuild['channels'][0]];
+    standin.deleteChannel(alerts);
+    await vi.waitFor(async () => expect(await unreachable(alerts)).toBe(core.clock.now()));
+    expect((await states(alerts)).get(`discord:${alerts.id}`)?.unreachableReason).toBe('the channel was deleted');
+    expect(await unreachable(general)).toBeUndefined();
+    expect(posts()).toBe(0);
+  });
+});
+
 describe('Discord and Telegram in one process', () => {
   it('runs both from the configuration on one core, and each answers', async () => {
     await stopDefault();

@@ -347,6 +347,59 @@ describe('Slack bot', () => {
   });
 });
 
+describe('Slack: the bot removed, channels archived or deleted, told to the store at once', () => {
+  const address = (channel: string) => `slack:${standin.teamId}:${channel}`;
+  const stateOf = async (channel: string) => (await core.store.getChatStates([address(channel)])).get(address(channel));
+  const posts = () => standin.callsTo('chat.postMessage').length;
+
+  it('marks a channel the bot was removed from, with no push tried; adding the bot back clears it', async () => {
+    standin.channel('C0CLUB', 'club');
+    expect(await stateOf('C0CLUB')).toBeUndefined();
+    expect((await standin.removeBot('C0CLUB')).status).toBe(200);
+    await vi.waitFor(async () => expect(await stateOf('C0CLUB')).toMatchObject({ unreachableSince: core.clock.now(), unreachableReason: 'the bot was removed from the channel' }));
+    expect(posts()).toBe(0);
+    expect(await stateOf(GENERAL)).toBeUndefined();
+
+    await standin.addBot('C0CLUB');
+    await vi.waitFor(async () => expect((await stateOf('C0CLUB'))?.unreachableSince).toBeUndefined());
+    expect(await slack.deliverToChat(address('C0CLUB'), { tone: 'info', text: 'back' })).toEqual({ status: 'sent' });
+  });
+
+  it('ignores another member joining: only the bot joining clears the mark', async () => {
+    standin.channel('C0CLUB', 'club');
+    await standin.removeBot('C0CLUB');
+    await vi.waitFor(async () => expect((await stateOf('C0CLUB'))?.unreachableSince).toBeDefined());
+    await standin.event('member_joined_channel', { user: BOB, channel: 'C0CLUB', channel_type: 'C', team: standin.teamId });
+    // Sync point: a later event's effect is there, so the join above has been handled.
+    await standin.archive(GENERAL);
+    await vi.waitFor(async () => expect((await stateOf(GENERAL))?.unreachableSince).toBeDefined());
+    expect((await stateOf('C0CLUB'))?.unreachableSince).toBeDefined();
+  });
+
+  it('marks an archived channel, and unarchiving clears it; a private one (group_*) too', async () => {
+    await standin.archive(GENERAL);
+    await vi.waitFor(async () => expect(await stateOf(GENERAL)).toMatchObject({ unreachableReason: 'the channel was archived' }));
+    await standin.unarchive(GENERAL);
+    await vi.waitFor(async () => expect((await stateOf(GENERAL))?.unreachableSince).toBeUndefined());
+
+    const secret = standin.channel('C0SECRET', 'secret');
+    secret.isPrivate = true;
+    await standin.archive('C0SECRET');
+    await vi.waitFor(async () => expect((await stateOf('C0SECRET'))?.unreachableSince).toBeDefined());
+    await standin.unarchive('C0SECRET');
+    await vi.waitFor(async () => expect((await stateOf('C0SECRET'))?.unreachableSince).toBeUndefined());
+    await standin.removeBot('C0SECRET');
+    await vi.waitFor(async () => expect((await stateOf('C0SECRET'))?.unreachableReason).toBe('the bot was removed from the channel'));
+    expect(standin.calls.map((c) => c.method)).not.toContain('chat.postMessage');
+  });
+
+  it('marks a deleted channel', async () => {
+    await standin.removeChannel(GENERAL);
+    await vi.waitFor(async () => expect(await stateOf(GENERAL)).toMatchObject({ unreachableReason: 'the channel was deleted' }));
+    expect(posts()).toBe(0);
+  });
+});
+
 describe('Slack pushes and workspace admins', () => {
   const notice = { tone: 'info' as const, title: 'BTC moved 5% in 1h' };
   const address = (channel: string) => `slack:${standin.teamId}:${channel}`;

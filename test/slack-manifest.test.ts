@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
-  manifestYaml, PLACEHOLDER_REQUEST_URL, SLACK_BOT_EVENTS, SLACK_METHOD_SCOPES, slackBotScopes, slackManifest, topLevelCommands,
+  manifestYaml, PLACEHOLDER_REQUEST_URL, SLACK_BOT_EVENTS, SLACK_EVENT_SCOPES, SLACK_METHOD_SCOPES, slackBotScopes, slackManifest, topLevelCommands,
 } from '../adapters/slack/manifest';
 import { ALL_COMMANDS } from '../core/commands';
 import { CommandRegistry } from '../core/registry';
@@ -40,7 +40,10 @@ describe('Slack app manifest', () => {
     expect(m.features.bot_user.display_name).toBeTruthy();
     expect(m.features.slash_commands).toHaveLength(1);
     expect(m.features.slash_commands[0]).toMatchObject({ command: '/crypto', url, should_escape: false });
-    expect(m.settings.event_subscriptions).toEqual({ request_url: url, bot_events: ['app_home_opened'] });
+    expect(m.settings.event_subscriptions).toEqual({
+      request_url: url,
+      bot_events: ['app_home_opened', 'channel_left', 'group_left', 'channel_archive', 'group_archive', 'channel_deleted', 'member_joined_channel', 'channel_unarchive', 'group_unarchive'],
+    });
     expect(m.settings.interactivity).toEqual({ is_enabled: true, request_url: url });
     expect(m.features.app_home.home_tab_enabled).toBe(true);
     expect(m.settings.socket_mode_enabled).toBe(false);
@@ -63,9 +66,12 @@ describe('Slack app manifest', () => {
     const declared: string[] = committed().oauth_config.scopes.bot;
     const needed = [...called].map((method) => SLACK_METHOD_SCOPES[method]).filter((s): s is string => Boolean(s));
     for (const scope of needed) expect(declared).toContain(scope);
-    // The slash command needs `commands`; nothing beyond what is used is asked for.
+    // The slash command needs `commands`, the membership events channels:read and groups:read;
+    // nothing beyond what is used is asked for.
+    const forEvents = SLACK_BOT_EVENTS.map((event) => SLACK_EVENT_SCOPES[event]).filter((s): s is string => Boolean(s));
+    expect(forEvents).toEqual(expect.arrayContaining(['channels:read', 'groups:read']));
     expect(declared).toContain('commands');
-    expect(new Set(declared)).toEqual(new Set(['commands', ...needed]));
+    expect(new Set(declared)).toEqual(new Set(['commands', ...needed, ...forEvents]));
     expect(slackBotScopes()).toEqual(declared);
   });
 

@@ -4,6 +4,8 @@
  *   interactions.ts  event intake → dispatch: slash commands, button presses, autocomplete
  *   replies.ts       rendering (render.ts) and sending, through discord.js's REST manager
  *   commands.ts      the slash commands, from the core's registry, and interactions back to commands
+ *   membership.ts    a server that removed the bot, a deleted channel, a server that added it back,
+ *                    told to the store at once (pushes then skip those channels)
  * and mapping.ts says how Discord's users, channels and interactions map to the core's.
  *
  * The client asks for the Guilds intent only (no privileged intent: slash commands need no message
@@ -22,6 +24,7 @@ import { notOurs, notRunning, reasonOf } from '../shared/delivery';
 import { registerCommands } from './commands';
 import { createInteractionIntake } from './interactions';
 import { discordId } from './mapping';
+import { watchMembership } from './membership';
 import { codeOf, createReplies, DiscordCodes, errorSummary } from './replies';
 
 export interface DiscordBotOptions {
@@ -67,6 +70,8 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   const buttons = new ChatButtons(core.services.store, now, options.buttonTtl);
   const replies = createReplies({ client, buttons, logger, now, registry: core.registry });
   const intake = createInteractionIntake({ core, logger, now, buttons, replies, deferAfterMs: options.deferAfterMs ?? 1500 });
+  // A server that removed the bot, a deleted channel, a server that added it back: told to the store.
+  const membership = watchMembership({ client, store: core.services.store, logger, now });
   let running = false;
 
   client.on(Events.InteractionCreate, (interaction) => {
@@ -129,6 +134,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     async stop() {
       intake.close();
       await intake.drain(STOP_DRAIN_MS);
+      await membership.drain(STOP_DRAIN_MS);
       running = false;
       await client.destroy().catch((error) => logger.warn({ ...errorSummary(error) }, 'discord client did not close cleanly'));
     },

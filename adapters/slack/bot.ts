@@ -19,6 +19,9 @@
  * it private, the command is sensitive or answers privately, or no command was recognised (an
  * in_channel answer shows the typed command to the channel, and an unknown one may be a password).
  *
+ * Membership events (the bot removed from a channel, a channel archived or deleted, the bot added
+ * back) mark the conversation unreachable in the store or clear it (membership.ts).
+ *
  * Messages outside a request (a fired alert) use the Web API: conversations.open for a DM (its id
  * remembered per user), then chat.postMessage. The Web API client retries twice, not for half an
  * hour, and waits out a 429's Retry-After.
@@ -35,6 +38,7 @@ import type { Delivery, Logger } from '../../core/ports';
 import { deliveryOf, notOurs, notRunning, reasonOf } from '../shared/delivery';
 import { createHttpServer, type HttpServer } from '../shared/http-server';
 import { createSlackHome, homeOpenedOf } from './home';
+import { watchMembership } from './membership';
 import { actionIdOf, buttonOf, chatRefOf, commandLine, identityOf, ownerOf, slackAddress } from './mapping';
 import { renderSlackMessage, slackCommandWriter, type SlackMessagePayload } from './render';
 import { classifySlackError, createSlackSender } from './sender';
@@ -332,6 +336,10 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
     const opened = homeOpenedOf(event as Body, body as Body);
     if (opened && !closed) await home.opened(opened, client);
   });
+
+  // The bot removed from a channel, a channel archived or deleted, the bot back (membership.ts):
+  // told to the store at once, so pushes skip the channel without a refused attempt.
+  watchMembership({ app, store: core.services.store, logger, now, revive: (channel) => sender.revive(channel) });
 
   /** A whole message to one conversation through the Web API, as the contract wants it (see
    *  Delivery). A push is tried even where this process remembers the channel as dead: the store

@@ -3,10 +3,11 @@
  * what the adapter does, so the app Slack knows and the bot agree:
  *   - the one slash command (SLACK_COMMAND, default /pulse), its usage hint listing the registry's
  *     top-level commands;
- *   - the bot scopes the Web API methods the adapter calls need (SLACK_METHOD_SCOPES), and
- *     `commands` for the slash command; nothing else;
- *   - events (app_home_opened, for the Home tab, home.ts) and interactivity (buttons), all at the
- *     one request URL the receiver serves, https://<host>/slack/events;
+ *   - the bot scopes the Web API methods the adapter calls and the events it subscribes to need
+ *     (SLACK_METHOD_SCOPES, SLACK_EVENT_SCOPES), and `commands` for the slash command; nothing else;
+ *   - events (app_home_opened for the Home tab, home.ts; the bot leaving or joining channels and
+ *     channels archived or deleted, membership.ts) and interactivity (buttons), all at the one
+ *     request URL the receiver serves, https://<host>/slack/events;
  *   - the Home tab on; Socket Mode off (the bot serves HTTP).
  * adapters/slack/manifest.yml is this with the placeholder request URL (a test keeps them equal);
  * `npm run slack:manifest -- --request-url https://<host>/slack/events` prints it for a real host.
@@ -42,14 +43,33 @@ export const SLACK_METHOD_SCOPES: Readonly<Record<string, string | null>> = {
   'users.info': 'users:read',
 };
 
-/** The bot scopes: `commands` for the slash command, and what the methods above need. */
+/** The bot scopes: `commands` for the slash command, and what the methods and events need. */
 export function slackBotScopes(): string[] {
-  const fromMethods = Object.values(SLACK_METHOD_SCOPES).filter((s): s is string => Boolean(s));
-  return [...new Set(['commands', ...fromMethods])];
+  const needed = [...Object.values(SLACK_METHOD_SCOPES), ...Object.values(SLACK_EVENT_SCOPES)].filter((s): s is string => Boolean(s));
+  return [...new Set(['commands', ...needed])];
 }
 
-/** Events the bot subscribes to (handled with app.event in bot.ts). */
-export const SLACK_BOT_EVENTS = ['app_home_opened'] as const;
+/**
+ * Events the bot subscribes to (handled with app.event in bot.ts and membership.ts), with the bot
+ * scope each needs (null: none). Public channels' events need channels:read, private channels'
+ * groups:read; member_joined_channel comes for either with its scope.
+ */
+export const SLACK_EVENT_SCOPES: Readonly<Record<string, string | null>> = {
+  /** The Home tab (home.ts). */
+  app_home_opened: null,
+  /** The bot removed from a channel, or the channel archived or deleted: marked unreachable. */
+  channel_left: 'channels:read',
+  group_left: 'groups:read',
+  channel_archive: 'channels:read',
+  group_archive: 'groups:read',
+  channel_deleted: 'channels:read',
+  /** The bot added back, or the channel unarchived: the mark is cleared. */
+  member_joined_channel: 'channels:read',
+  channel_unarchive: 'channels:read',
+  group_unarchive: 'groups:read',
+};
+
+export const SLACK_BOT_EVENTS = Object.keys(SLACK_EVENT_SCOPES);
 
 const EVERY_CALLER: readonly Caller[] = ['guest', ...ROLES];
 

@@ -15,6 +15,9 @@
  *     a payload that is not JSON with 4002, a wrong `?v=` with 4012;
  *   - READY (session_id, resume_gateway_url, application {id, flags}, user, guilds unavailable),
  *     then a GUILD_CREATE for each guild the bot is in (with the GUILDS intent);
+ *   - GUILD_DELETE `{id}` when the bot is removed (`removeBot`), `{id, unavailable: true}` for an
+ *     outage (`outage`), GUILD_CREATE when it is added back (`addBot`), CHANNEL_DELETE with the
+ *     channel object when a guild channel is deleted (`deleteChannel`);
  *   - INTERACTION_CREATE for slash commands (type 2), message components (type 3) and
  *     autocomplete (type 4), with options typed from the commands the bot registered;
  *   - sequence numbers on every dispatch; `dropConnection()` closes the socket with a resumable
@@ -330,8 +333,16 @@ export interface DiscordStandin {
   guild(options: { id?: string; name?: string; channels?: string[]; members?: DiscordUser[]; admins?: DiscordUser[]; bot?: boolean }): StandinGuild;
   /** `permissions` sets the member's permission bits exactly (e.g. MEMBER_PERMISSIONS | Permission.ManageChannels). */
   join(guild: StandinGuild, user: DiscordUser, options?: { admin?: boolean; permissions?: bigint }): void;
-  /** Deletes a channel: every call naming it then gets 404 10003 Unknown Channel. */
+  /** Deletes a channel: every call naming it then gets 404 10003 Unknown Channel, and the bot gets
+   *  CHANNEL_DELETE (a guild channel; Discord sends none for a DM). */
   deleteChannel(channel: StandinChannel): void;
+  /** The bot is kicked from (or leaves) a guild: GUILD_DELETE `{id}` (no `unavailable`), and its
+   *  channels then answer 403 50001. (Setting `botMember = false` instead removes it silently.) */
+  removeBot(guild: StandinGuild): void;
+  /** The bot is added to a guild again: GUILD_CREATE with the whole guild. */
+  addBot(guild: StandinGuild): void;
+  /** An outage: GUILD_DELETE `{id, unavailable: true}`; the bot is still a member. */
+  outage(guild: StandinGuild): void;
   /** The DM channel between the bot and a user (the one `POST /users/@me/channels` returns). */
   dmChannel(user: DiscordUser): StandinChannel;
   channel(id: string): StandinChannel | undefined;
@@ -855,9 +866,28 @@ export async function startDiscordStandin(options: DiscordStandinOptions = {}): 
   }
 
   function deleteChannel(c: StandinChannel): void {
-    channels.delete(c.id);
     const g = c.guildId ? guilds.get(c.guildId) : undefined;
+    // Discord's CHANNEL_DELETE carries the channel object as it was (GUILDS intent).
+    const deleted = g ? guildChannelObject(c, g.channels.indexOf(c)) : undefined;
+    channels.delete(c.id);
     if (g) g.channels = g.channels.filter((x) => x.id !== c.id);
+    if (deleted && g?.botMember) dispatch('CHANNEL_DELETE', deleted, Intents.Guilds);
+  }
+
+  // GUILD_DELETE's payload is an unavailable guild object: `unavailable: true` for an outage, the
+  // field left out when the bot was removed.
+  function removeBot(g: StandinGuild): void {
+    g.botMember = false;
+    dispatch('GUILD_DELETE', { id: g.id }, Intents.Guilds);
+  }
+
+  function addBot(g: StandinGuild): void {
+    g.botMember = true;
+    dispatch('GUILD_CREATE', guildObject(g), Intents.Guilds);
+  }
+
+  function outage(g: StandinGuild): void {
+    dispatch('GUILD_DELETE', { id: g.id, unavailable: true }, Intents.Guilds);
   }
 
   function apiMessage(m: StandinMessage) {
@@ -1765,6 +1795,9 @@ export async function startDiscordStandin(options: DiscordStandinOptions = {}): 
     guild,
     join,
     deleteChannel,
+    removeBot,
+    addBot,
+    outage,
     dmChannel,
     channel: (id) => channels.get(id),
     setDmsOpen: (u, open) => {

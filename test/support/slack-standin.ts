@@ -16,7 +16,8 @@
  *      `POST <url>/response/<id>` — the response_url of one slash command or block action.
  *
  *  - the users' side, driven by tests: signed requests to the bot's request URL
- *    (`slashCommand`, `blockAction`, `event`, `urlVerification`), exactly as Slack sends them
+ *    (`slashCommand`, `blockAction`, `event`, `urlVerification`; the membership events
+ *    `removeBot`, `addBot`, `archive`, `unarchive`, `removeChannel`), exactly as Slack sends them
  *    (v0 signature over `v0:<timestamp>:<raw body>`), with switches to sign badly, leave the
  *    signature out, send an old timestamp or mark a retry.
  *
@@ -81,6 +82,8 @@ export interface SlackChannel {
   archived?: boolean;
   /** The bot was removed from the channel: chat.postMessage answers not_in_channel. */
   botRemoved?: boolean;
+  /** A private channel: its membership events are group_left, group_archive, group_unarchive. */
+  isPrivate?: boolean;
 }
 
 export type Block = Record<string, any>;
@@ -237,6 +240,17 @@ export interface SlackStandin {
   fail(method: string, options?: { count?: number; status?: number }): void;
   /** Deletes a channel: calls naming it then answer channel_not_found. */
   deleteChannel(channel: string): void;
+  /** Someone removes the bot from a channel (botRemoved) and Slack tells it: channel_left, or
+   *  group_left for a private channel, `{channel, actor_id}`. */
+  removeBot(channel: string, actor?: string, options?: SignOptions): Promise<EventResult>;
+  /** Someone adds the bot to a channel: member_joined_channel `{user: <bot>, channel, channel_type, team, inviter}`. */
+  addBot(channel: string, inviter?: string, options?: SignOptions): Promise<EventResult>;
+  /** Someone archives a channel (archived): channel_archive `{channel, user}` (group_archive `{channel}` if private). */
+  archive(channel: string, by?: string, options?: SignOptions): Promise<EventResult>;
+  /** Someone unarchives it: channel_unarchive `{channel, user}` (group_unarchive `{channel}` if private). */
+  unarchive(channel: string, by?: string, options?: SignOptions): Promise<EventResult>;
+  /** Deletes a channel (as deleteChannel) and Slack tells the bot: channel_deleted `{channel}`. */
+  removeChannel(channel: string, options?: SignOptions): Promise<EventResult>;
 
   /** Signs a body as Slack does: `v0=` + HMAC-SHA256(secret, `v0:<ts>:<body>`). */
   sign(body: string, timestamp: number, secret?: string): string;
@@ -970,6 +984,31 @@ export async function startSlackStandin(options: SlackStandinOptions = {}): Prom
     },
     deleteChannel(cid) {
       channels.delete(cid);
+    },
+    // The Events API's membership events, in Slack's shapes (docs.slack.dev/reference/events/<type>).
+    removeBot(cid, actor = 'U0ADMIN', o = {}) {
+      const c = channels.get(cid) ?? channel(cid);
+      c.botRemoved = true;
+      return event(c.isPrivate ? 'group_left' : 'channel_left', { channel: cid, actor_id: actor }, o);
+    },
+    addBot(cid, inviter = 'U0ADMIN', o = {}) {
+      const c = channels.get(cid) ?? channel(cid);
+      c.botRemoved = false;
+      return event('member_joined_channel', { user: botUserId, channel: cid, channel_type: c.isPrivate ? 'G' : 'C', team: teamId, inviter }, o);
+    },
+    archive(cid, by = 'U0ADMIN', o = {}) {
+      const c = channels.get(cid) ?? channel(cid);
+      c.archived = true;
+      return c.isPrivate ? event('group_archive', { channel: cid }, o) : event('channel_archive', { channel: cid, user: by }, o);
+    },
+    unarchive(cid, by = 'U0ADMIN', o = {}) {
+      const c = channels.get(cid) ?? channel(cid);
+      c.archived = false;
+      return c.isPrivate ? event('group_unarchive', { channel: cid }, o) : event('channel_unarchive', { channel: cid, user: by }, o);
+    },
+    removeChannel(cid, o = {}) {
+      channels.delete(cid);
+      return event('channel_deleted', { channel: cid }, o);
     },
     sign,
     slashCommand,
