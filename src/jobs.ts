@@ -1,7 +1,7 @@
 /**
  * The scheduled jobs, on node-cron. Each job never overlaps itself: a run that comes due while the
- * last one still works is skipped (node-cron's noOverlap, and the guard here for runs started by
- * hand), so a slow upstream or a large firing cannot pile runs up.
+ * last one still works is skipped (by `run`, which scheduled and hand-started runs both go
+ * through), so a slow upstream or a large firing cannot pile runs up.
  *
  *   prices        every PRICE_POLL_SECONDS: fetch prices, then match alerts and group broadcast
  *                 rules against them (matching runs when prices arrive, not on its own timer),
@@ -84,7 +84,7 @@ export function startJobs(deps: JobDeps): Jobs {
   }
 
   const tasks: ScheduledTask[] = (Object.keys(schedules) as JobName[]).map((name) =>
-    cron.schedule(schedules[name], () => run(name), { name, noOverlap: true, logger: cronLogger(logger) }));
+    cron.schedule(schedules[name], () => run(name), { name, logger: cronLogger(logger) }));
 
   return {
     run,

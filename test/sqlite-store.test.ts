@@ -342,22 +342,8 @@ describe('SqliteStore on disk', () => {
       await store.close();
       console.log(JSON.stringify({ done }));
     `;
-    const run = promisify(execFile);
-    const startAt = Date.now() + 2_000;
-    const child = (tag: string) =>
-      run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          STORE_URL: pathToFileURL(join(ROOT, 'infra/sqlite/sqlite-store.ts')).href,
-          MONEY_URL: pathToFileURL(join(ROOT, 'core/money.ts')).href,
-          DB_FILE: file,
-          START_AT: String(startAt),
-          TAG: tag,
-        },
-      });
-    const results = await Promise.all([child('p1'), child('p2')]);
-    const done = results.map((r) => (JSON.parse(r.stdout.trim()) as { done: number }).done);
+    const results = await twoProcesses<{ done: number }>(script, { MONEY_URL: pathToFileURL(join(ROOT, 'core/money.ts')).href, DB_FILE: file });
+    const done = results.map((r) => r.done);
 
     const store = open(file);
     const portfolio = (await store.getPortfolio('alice'))!;
@@ -402,21 +388,7 @@ describe('SqliteStore on disk', () => {
       await store.close();
       console.log(JSON.stringify({ claimed, leased }));
     `;
-    const run = promisify(execFile);
-    const startAt = Date.now() + 2_000;
-    const child = (tag: string) =>
-      run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          STORE_URL: pathToFileURL(join(ROOT, 'infra/sqlite/sqlite-store.ts')).href,
-          DB_FILE: file,
-          START_AT: String(startAt),
-          TAG: tag,
-          IDS: JSON.stringify(ids),
-        },
-      });
-    const [p1, p2] = (await Promise.all([child('p1'), child('p2')])).map((r) => JSON.parse(r.stdout.trim()) as { claimed: string[]; leased: string[] });
+    const [p1, p2] = await twoProcesses<{ claimed: string[]; leased: string[] }>(script, { DB_FILE: file, IDS: JSON.stringify(ids) });
 
     const claimed = [...p1!.claimed, ...p2!.claimed];
     expect(claimed.length).toBe(ids.length);
@@ -432,3 +404,19 @@ describe('SqliteStore on disk', () => {
     }
   }, 60_000);
 });
+
+/**
+ * Runs `script` in two Node processes at once (tags p1 and p2), each opening the store from
+ * STORE_URL and starting its work at START_AT, two seconds from now, so that they overlap; returns
+ * what each printed (one JSON value).
+ */
+async function twoProcesses<T>(script: string, env: Record<string, string>): Promise<T[]> {
+  const run = promisify(execFile);
+  const startAt = String(Date.now() + 2_000);
+  const child = (tag: string) =>
+    run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      env: { ...process.env, STORE_URL: pathToFileURL(join(ROOT, 'infra/sqlite/sqlite-store.ts')).href, START_AT: startAt, TAG: tag, ...env },
+    });
+  return (await Promise.all([child('p1'), child('p2')])).map((r) => JSON.parse(r.stdout.trim()) as T);
+}

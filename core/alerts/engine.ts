@@ -16,6 +16,7 @@ import { chatOfPostingAddress, type Services } from '../context';
 import type { Account, Coin, LinkedIdentity, PriceAlert, Quote } from '../domain';
 import { chatOfOwner } from '../domain';
 import { moneyView, type MoneyView } from '../format';
+import { eachLimited } from '../each-limited';
 import type { AlertFiring } from '../ports';
 import { userDestinations } from '../notifications/destinations';
 import { broadcastMessage, userAlertEmail, userAlertMessage } from './fired-messages';
@@ -33,6 +34,8 @@ export interface TickReport {
 /** Firings are claimed in chunks, yielding to the event loop between them, so chats keep
  *  answering while a thousand alerts fire. */
 const CLAIM_CHUNK = 250;
+/** Conditional state changes and re-reads in flight at once (many alerts can re-arm in one tick). */
+const STORE_CONCURRENCY = 16;
 /** Index build: pages of live alerts read at start. */
 const BUILD_PAGE = 5_000;
 
@@ -137,19 +140,19 @@ export class AlertEngine {
       byId.set(alert.alertId, alert);
     }
     const claimed = firings.length ? await store.fireAlerts(firings) : new Set<string>();
-    let lost = 0;
+    const lost: PriceAlert[] = [];
     for (const firing of firings) {
       const alert = byId.get(firing.alertId)!;
       if (claimed.has(firing.alertId)) {
         this.matcher.apply({ ...alert, state: firing.state, firedAt: now, fireCount: alert.fireCount + 1, version: alert.version + 1, updatedAt: now });
       } else {
-        // Another instance claimed it, or it changed: take the store's word for it now rather
-        // than matching a stale copy again on the next tick.
-        lost++;
-        await this.refresh(alert);
+        lost.push(alert);
       }
     }
-    return { fired: claimed.size, lost };
+    // Another instance claimed them, or they changed: take the store's word for it now rather
+    // than matching a stale copy again on the next tick.
+    await eachLimited(lost, STORE_CONCURRENCY, (alert) => this.refresh(alert));
+    return { fired: claimed.size, lost: lost.length };
   }
 
   /** The accounts, linked chats and group states behind a batch's owners, looked up once each. */
@@ -198,14 +201,14 @@ export class AlertEngine {
 
   private async transition(alerts: PriceAlert[], state: 'armed' | 'expired', now: number): Promise<number> {
     let done = 0;
-    for (const alert of alerts) {
+    await eachLimited(alerts, STORE_CONCURRENCY, async (alert) => {
       if (await this.services.store.setAlertState(alert.username, alert.alertId, alert.version, state, now)) {
         this.matcher.apply({ ...alert, state, version: alert.version + 1, updatedAt: now });
         done++;
       } else {
         await this.refresh(alert);
       }
-    }
+    });
     return done;
   }
 

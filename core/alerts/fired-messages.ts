@@ -33,6 +33,7 @@ function happened(crossing: Crossing, coin: Coin, view: MoneyView, quote: Quote)
   return `${coin.name} is now ${formatPrice(crossing.price, view)}${simulated}.`;
 }
 
+/** Starts with a digit, so it also opens a sentence. */
 function change24h(quote: Quote): string {
   return quote.change24hPercent === null ? '24 h change unknown' : `24 h change ${signedPercent(quote.change24hPercent)}`;
 }
@@ -61,6 +62,6 @@ export function userAlertEmail(crossing: Crossing, coin: Coin, view: MoneyView, 
 export function broadcastMessage(crossing: Crossing, coin: Coin, view: MoneyView, quote: Quote): RichMessage {
   return reply('info', {
     title: `📢 ${headline(crossing, coin, view)}`,
-    text: `${happened(crossing, coin, view, quote)} ${change24h(quote)[0]!.toUpperCase()}${change24h(quote).slice(1)}. (Broadcast rule ${crossing.alert.alertId}: ${describeAlert(crossing.alert, view)}.)`,
+    text: `${happened(crossing, coin, view, quote)} ${change24h(quote)}. (Broadcast rule ${crossing.alert.alertId}: ${describeAlert(crossing.alert, view)}.)`,
   });
 }

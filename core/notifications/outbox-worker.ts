@@ -36,6 +36,7 @@
  * destination's rows go in order, so a chat reads its alerts in the order they fired.
  */
 import { chatOfPostingAddress, type Services } from '../context';
+import { eachLimited } from '../each-limited';
 import type { ChatState, LinkedIdentity, OutboxMessage } from '../domain';
 import type { ChatDelivery, Delivery, OutboxSettlement } from '../ports';
 import { parseDestination } from './destinations';
@@ -113,7 +114,7 @@ export class OutboxWorker {
         else byDestination.set(m.destination, [m]);
       }
       const run: RunState = { now, states: await this.statesOf([...byDestination.keys()]), report };
-      await forEachLimited([...byDestination], this.concurrency, ([destination, messages]) => this.runDestination(destination, messages, run));
+      await eachLimited([...byDestination], this.concurrency, ([destination, messages]) => this.runDestination(destination, messages, run));
     } catch (error) {
       this.log('error', { err: describe(error) }, 'outbox: run failed');
     }
@@ -294,15 +295,6 @@ export class OutboxWorker {
       // A failing logger must not stop delivery.
     }
   }
-}
-
-/** Runs `task` over `items` with at most `limit` at a time. */
-async function forEachLimited<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await task(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
 function describe(error: unknown): string {

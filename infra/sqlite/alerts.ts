@@ -195,23 +195,14 @@ function alertParams(a: PriceAlert) {
 }
 
 /** Optional fields are left out when NULL, so an alert reads back exactly as it was written. */
-/** listLiveAlerts' columns, in the order fromLiveTuple reads them. */
-const LIVE_COLUMNS = `seq, alert_id, coin_id, username, condition, target_price, move_percent, move_window_ms, move_direction,
-  repeat_ms, expires_at, state, created_at, fired_at, fire_count, version, updated_at`;
-type LiveTuple = [
-  seq: number, alertId: string, coinId: string, username: string, condition: string, targetPrice: string | null,
-  movePercent: string | null, moveWindowMs: number | null, moveDirection: string | null, repeatMs: number | null,
-  expiresAt: number | null, state: string, createdAt: number, firedAt: number | null, fireCount: number, version: number,
-  updatedAt: number,
-];
+/** listLiveAlerts' columns, read as arrays (see listLive) and named back here. */
+const LIVE_KEYS = ['seq', 'alert_id', 'coin_id', 'username', 'condition', 'target_price', 'move_percent', 'move_window_ms',
+  'move_direction', 'repeat_ms', 'expires_at', 'state', 'created_at', 'fired_at', 'fire_count', 'version', 'updated_at'] as const;
+const LIVE_COLUMNS = LIVE_KEYS.join(', ');
+type LiveTuple = unknown[] & { 0: number; 2: string };
 
 function fromLiveTuple(t: LiveTuple): PriceAlert {
-  const [, alert_id, coin_id, username, condition, target_price, move_percent, move_window_ms, move_direction,
-    repeat_ms, expires_at, state, created_at, fired_at, fire_count, version, updated_at] = t;
-  return toAlert({
-    seq: t[0], alert_id, coin_id, username, condition, target_price, move_percent, move_window_ms, move_direction,
-    repeat_ms, expires_at, state, created_at, fired_at, fire_count, version, updated_at,
-  } as AlertRow);
+  return toAlert(Object.fromEntries(LIVE_KEYS.map((key, i) => [key, t[i]])) as unknown as AlertRow);
 }
 
 function toAlert(r: AlertRow): PriceAlert {
