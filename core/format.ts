@@ -101,19 +101,28 @@ function offsetLabel(offsetMinutes: number): string {
 export function formatTime(ms: number, timeZone?: string): string {
   const utc = new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
   if (!timeZone || timeZone === 'UTC') return `${utc} UTC`;
-  let parts: Intl.DateTimeFormatPart[];
-  try {
-    parts = formatterFor(timeZone).formatToParts(ms);
-  } catch {
-    // A zone this runtime does not know (saved by a newer one): UTC is still right.
-    return `${utc} UTC`;
-  }
-  const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)!.value);
-  const wall = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
+  const wall = wallClock(ms, timeZone);
+  // A zone this runtime does not know (saved by a newer one): UTC is still right.
+  if (wall === undefined) return `${utc} UTC`;
   // The wall clock read as if it were UTC, minus the instant, is the zone's offset then.
   const offsetMinutes = Math.round((wall - (ms - (ms % 1000))) / 60_000);
   const local = new Date(wall).toISOString().replace('T', ' ').slice(0, 16);
   return `${local} ${offsetLabel(offsetMinutes)}`;
+}
+
+/**
+ * The wall-clock reading of an instant in a zone, to the second, as a timestamp whose UTC fields
+ * (toISOString, getUTCHours) are that reading; undefined when this runtime does not know the zone.
+ */
+export function wallClock(ms: number, timeZone: string): number | undefined {
+  let parts: Intl.DateTimeFormatPart[];
+  try {
+    parts = formatterFor(timeZone).formatToParts(ms);
+  } catch {
+    return undefined;
+  }
+  const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)!.value);
+  return Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'));
 }
 
 /** "30m", "1h", "12h", "7d": the largest unit that divides the duration (how durations are typed). */

@@ -13,12 +13,12 @@ import { args } from '../args';
 import { chatOfPostingAddress, postingAddress, type CommandContext } from '../context';
 import { broadcastOwner, isLiveAlert } from '../domain';
 import { UserError } from '../errors';
-import { formatDuration, formatTime, moneyView, type MoneyView } from '../format';
+import { formatDuration, formatTime } from '../format';
 import { reply } from '../messages';
 import { defineCommand } from '../registry';
 import { priceFooter } from '../view';
 import { alertArgs, alertFromSpec, alertTable } from './commands';
-import { describeCondition } from './describe';
+import { describeCondition, groupView } from './describe';
 import { parseAlertSpec } from './spec';
 
 const MODERATING_ROLES = new Set(['admin', 'moderator']);
@@ -32,12 +32,6 @@ async function managedChat(ctx: CommandContext): Promise<string> {
     throw new UserError("Only this group's administrators, or CryptoPulse moderators and admins, manage its broadcasts.");
   }
   return postingAddress(ctx.chat);
-}
-
-/** A group has many readers with many currencies and zones: its prices are in the base currency
- *  (USD) and its times in UTC, the same for everyone, as the broadcasts themselves are. */
-function groupView(ctx: CommandContext): MoneyView {
-  return moneyView('usd', ctx.services.prices.fiatRates());
 }
 
 const COMMON = {
@@ -58,7 +52,7 @@ export const broadcastAdd = defineCommand({
     const { store, coins, config } = ctx.services;
     const coin = await coins.resolve(token);
     const spec = parseAlertSpec(condition, value, options ?? [], { timing: false, example: `/broadcast add ${token}` });
-    const view = groupView(ctx);
+    const view = groupView(ctx.services.prices.fiatRates());
     const rule = alertFromSpec(ctx, broadcastOwner(address), coin, spec, view, config.broadcastCooldownMs);
     if ((await store.createAlert(rule, config.maxBroadcastsPerChat)) === 'limit') {
       throw new UserError(`This chat has ${config.maxBroadcastsPerChat} broadcast rules, the most allowed. /broadcast list shows them; /broadcast remove <id> frees one.`);
@@ -92,7 +86,7 @@ export const broadcastList = defineCommand({
     return reply('info', {
       title: `Broadcasts in this chat (${live} of ${config.maxBroadcastsPerChat})`,
       text: status.join('\n'),
-      table: alertTable(ctx, rules, groupView(ctx)),
+      table: alertTable(ctx, rules, groupView(ctx.services.prices.fiatRates())),
       footer: rules.length ? '/broadcast remove <id> removes one.' : 'Add one with /broadcast add btc above 100000 or /broadcast add btc move 5% 1h.',
     });
   },

@@ -5,7 +5,14 @@
  * firing sends.
  */
 import type { PriceAlert } from '../domain';
-import { formatDuration, formatPrice, formatTime, type MoneyView } from '../format';
+import { formatDuration, formatPrice, formatTime, moneyView, type MoneyView } from '../format';
+import type { FiatRates } from '../ports';
+
+/** A group has many readers with many currencies and zones: its broadcasts, and /broadcast's
+ *  replies about them, are in the base currency (USD) and UTC, the same for everyone. */
+export function groupView(rates: FiatRates): MoneyView {
+  return moneyView('usd', rates);
+}
 
 /** What it waits for: "above $100,000.00", "a 5% move either way within 1h", "a 5% rise within
  *  1h", "a 2.5% fall within 30m". */

@@ -12,13 +12,14 @@
  * claimed, and announced, by exactly one; re-arm repeating alerts whose cool-down is over and
  * expire the ones past their time. Delivery is the outbox worker's job (core/notifications).
  */
-import { chatOfPostingAddress, type Services } from '../context';
-import type { Account, Coin, LinkedIdentity, PriceAlert, Quote } from '../domain';
+import type { Services } from '../context';
+import type { Account, ChatState, Coin, LinkedIdentity, PriceAlert, Quote } from '../domain';
 import { chatOfOwner } from '../domain';
-import { moneyView, type MoneyView } from '../format';
+import { moneyView } from '../format';
 import { eachLimited } from '../each-limited';
 import type { AlertFiring } from '../ports';
-import { userDestinations } from '../notifications/destinations';
+import { unreachableMark, userDestinations, withTheirGroups } from '../notifications/destinations';
+import { groupView } from './describe';
 import { broadcastMessage, userAlertEmail, userAlertMessage } from './fired-messages';
 import { AlertMatcher, type Crossing } from './matcher';
 
@@ -159,13 +160,12 @@ export class AlertEngine {
   private async audienceOf(owners: string[]): Promise<Audience> {
     const { store } = this.services;
     const users = [...new Set(owners.filter((o) => chatOfOwner(o) === undefined))];
-    // A topic's rules also look at their group: removed from the group, the bot posts in no topic.
-    const chats = [...new Set(owners.map(chatOfOwner).filter((c): c is string => c !== undefined).flatMap((c) => [c, chatOfPostingAddress(c)]))];
+    const chats = withTheirGroups(owners.map(chatOfOwner).filter((c): c is string => c !== undefined));
     // One batched read per kind for the whole chunk, not two per owner.
     const [accounts, identities, chatStates] = await Promise.all([
       users.length ? store.getAccounts(users) : Promise.resolve(new Map<string, Account>()),
       users.length ? store.listIdentitiesOf(users) : Promise.resolve(new Map<string, LinkedIdentity[]>()),
-      chats.length ? store.getChatStates(chats) : Promise.resolve(new Map()),
+      chats.length ? store.getChatStates(chats) : Promise.resolve(new Map<string, ChatState>()),
     ]);
     return {
       accounts: new Map(users.map((u) => [u, { account: accounts.get(u) ?? null, identities: identities.get(u) ?? [] }])),
@@ -179,11 +179,9 @@ export class AlertEngine {
     const base = { createdAt: now, dueAt: now, attempts: 0, status: 'pending' as const };
     const chat = chatOfOwner(alert.username);
     if (chat !== undefined) {
-      const state = audience.chatStates.get(chat);
-      const group = audience.chatStates.get(chatOfPostingAddress(chat));
-      if (state?.broadcastsPaused || state?.unreachableSince !== undefined || group?.unreachableSince !== undefined) return undefined;
+      if (audience.chatStates.get(chat)?.broadcastsPaused || unreachableMark(audience.chatStates, chat)) return undefined;
       const destination = `chat:${chat}`;
-      return [{ ...base, id: id(destination), destination, kind: 'broadcast', message: broadcastMessage(crossing, coin, this.baseView(), quote) }];
+      return [{ ...base, id: id(destination), destination, kind: 'broadcast', message: broadcastMessage(crossing, coin, groupView(this.services.prices.fiatRates()), quote) }];
     }
     const owner = audience.accounts.get(alert.username);
     if (!owner?.account) return undefined;
@@ -193,10 +191,6 @@ export class AlertEngine {
     return destinations.map((destination) => destination.startsWith('email:')
       ? { ...base, id: id(destination), destination, username: alert.username, kind: 'alert' as const, email: userAlertEmail(crossing, coin, view, quote) }
       : { ...base, id: id(destination), destination, username: alert.username, kind: 'alert' as const, message: userAlertMessage(crossing, coin, view, quote) });
-  }
-
-  private baseView(): MoneyView {
-    return moneyView('usd', this.services.prices.fiatRates());
   }
 
   private async transition(alerts: PriceAlert[], state: 'armed' | 'expired', now: number): Promise<number> {
@@ -221,5 +215,5 @@ export class AlertEngine {
 
 interface Audience {
   accounts: Map<string, { account: Account | null; identities: LinkedIdentity[] }>;
-  chatStates: Map<string, { broadcastsPaused?: boolean; unreachableSince?: number }>;
+  chatStates: Map<string, ChatState>;
 }

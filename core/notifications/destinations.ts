@@ -3,7 +3,8 @@
  * `user:<identity key>` (a direct chat), `chat:<chat address>` (a group or topic) and
  * `email:<username>`.
  */
-import type { Account, LinkedIdentity, OutboxMessage, Platform } from '../domain';
+import { chatOfPostingAddress } from '../context';
+import type { Account, ChatState, LinkedIdentity, OutboxMessage, Platform } from '../domain';
 
 export type PushKind = Exclude<OutboxMessage['kind'], 'broadcast'>;
 
@@ -44,6 +45,21 @@ export function parseDestination(destination: string): { type: 'user' | 'chat' |
   const address = destination.slice(colon + 1);
   if (colon < 0 || !address || (type !== 'user' && type !== 'chat' && type !== 'email')) return undefined;
   return { type, address };
+}
+
+/** The addresses whose ChatState says whether the bot can post to `addresses`: each one and, for a
+ *  forum topic, its group too (removed from the group, the bot can post in none of its topics). */
+export function withTheirGroups(addresses: string[]): string[] {
+  return [...new Set(addresses.flatMap((a) => [a, chatOfPostingAddress(a)]))];
+}
+
+/** Why the bot cannot post to an address (from states read for withTheirGroups): its own
+ *  unreachable mark or its group's; undefined when neither is marked. */
+export function unreachableMark(states: Map<string, ChatState>, address: string): { since: number; reason?: string } | undefined {
+  const own = states.get(address);
+  const group = states.get(chatOfPostingAddress(address));
+  const since = own?.unreachableSince ?? group?.unreachableSince;
+  return since === undefined ? undefined : { since, reason: own?.unreachableReason ?? group?.unreachableReason };
 }
 
 const PLATFORM_NAMES: Record<Platform, string> = { telegram: 'Telegram', discord: 'Discord', slack: 'Slack', console: 'the terminal' };

@@ -12,7 +12,7 @@
 import { describeCondition } from '../alerts/describe';
 import type { Services } from '../context';
 import type { Account, Coin, OutboxMessage, Portfolio, PriceAlert } from '../domain';
-import { formatMoney, formatTime, moneyView, type MoneyView } from '../format';
+import { formatMoney, formatTime, moneyView, wallClock, type MoneyView } from '../format';
 import { renderPlainText, reply, trendOf, type RichMessage } from '../messages';
 import { Dec, ZERO, dec, formatPercent } from '../money';
 import { userDestinations } from './destinations';
@@ -23,24 +23,9 @@ const PAGE = 100;
 
 /** The local date and hour of an instant in a zone (UTC when the zone is absent or unknown). */
 export function localDateHour(ms: number, timeZone?: string): { date: string; hour: number } {
-  let parts: Intl.DateTimeFormatPart[];
-  try {
-    parts = formatter(timeZone ?? 'UTC').formatToParts(ms);
-  } catch {
-    parts = formatter('UTC').formatToParts(ms);
-  }
-  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)!.value;
-  return { date: `${part('year')}-${part('month')}-${part('day')}`, hour: Number(part('hour')) };
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-CA', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit' });
-    formatters.set(timeZone, f);
-  }
-  return f;
+  const wall = (timeZone === undefined ? undefined : wallClock(ms, timeZone)) ?? ms;
+  const iso = new Date(wall).toISOString();
+  return { date: iso.slice(0, 10), hour: Number(iso.slice(11, 13)) };
 }
 
 /** Whether `hour` is the user's digest hour at `now`: it is, or the clock just jumped over it. */

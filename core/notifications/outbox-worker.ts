@@ -35,11 +35,11 @@
  * leased and come back after the lease. Destinations are worked on in parallel (bounded); one
  * destination's rows go in order, so a chat reads its alerts in the order they fired.
  */
-import { chatOfPostingAddress, type Services } from '../context';
+import type { Services } from '../context';
 import { eachLimited } from '../each-limited';
 import type { ChatState, LinkedIdentity, OutboxMessage } from '../domain';
 import type { ChatDelivery, Delivery, OutboxSettlement } from '../ports';
-import { parseDestination } from './destinations';
+import { parseDestination, unreachableMark, withTheirGroups } from './destinations';
 import { capSummaryEmail, capSummaryMessage, unreachableNotice, unreachableText } from './views';
 
 export interface OutboxWorkerOptions {
@@ -123,8 +123,7 @@ export class OutboxWorker {
 
   /** Unreachable and paused marks of the batch's chats and direct chats, in one read. */
   private async statesOf(destinations: string[]): Promise<Map<string, ChatState>> {
-    // A topic's group too: removed from the group, the bot can post in none of its topics.
-    const addresses = [...new Set(destinations.map(parseDestination).filter((d) => d && d.type !== 'email').flatMap((d) => [d!.address, chatOfPostingAddress(d!.address)]))];
+    const addresses = withTheirGroups(destinations.map(parseDestination).filter((d) => d && d.type !== 'email').map((d) => d!.address));
     if (!addresses.length) return new Map();
     try {
       return await this.services.store.getChatStates(addresses);
@@ -168,14 +167,11 @@ export class OutboxWorker {
       if (!identity) return this.settleAll(unit, { status: 'failed', at: now, error: 'the chat is no longer linked' }, run);
     }
     if (target.type !== 'email') {
-      const state = run.states.get(target.address);
-      const group = target.type === 'chat' ? run.states.get(chatOfPostingAddress(target.address)) : undefined;
-      const since = state?.unreachableSince ?? group?.unreachableSince ?? identity?.unreachableSince;
-      if (since !== undefined) {
-        const reason = state?.unreachableReason ?? group?.unreachableReason ?? 'the bot cannot write there';
-        return this.settleAll(unit, { status: 'failed', at: now, error: `unreachable: ${reason}` }, run);
+      const mark = unreachableMark(run.states, target.address);
+      if (mark || identity?.unreachableSince !== undefined) {
+        return this.settleAll(unit, { status: 'failed', at: now, error: `unreachable: ${mark?.reason ?? 'the bot cannot write there'}` }, run);
       }
-      if (target.type === 'chat' && state?.broadcastsPaused && unit.every((m) => m.kind === 'broadcast')) {
+      if (target.type === 'chat' && run.states.get(target.address)?.broadcastsPaused && unit.every((m) => m.kind === 'broadcast')) {
         return this.settleAll(unit, { status: 'failed', at: now, error: 'paused' }, run);
       }
     }
@@ -191,7 +187,7 @@ export class OutboxWorker {
     const summary = unit.length > 1;
     const outcome = await this.send(target, identity, unit, summary);
     if (outcome.status === 'sent') {
-      for (const m of unit) await this.services.store.settleOutbox(m.id, { status: 'delivered', at: now });
+      await this.settleAll(unit, { status: 'delivered', at: now }, run);
       if (summary) run.report.summarised += unit.length;
       else run.report.delivered += unit.length;
       return;
