@@ -6,14 +6,9 @@
 import type { Coin, Quote } from '../domain';
 import { formatDuration, formatPrice, type MoneyView } from '../format';
 import { reply, type RichMessage } from '../messages';
-import { dec } from '../money';
+import { dec, formatPercent } from '../money';
 import { describeAlert } from './describe';
 import type { Crossing } from './matcher';
-
-function signedPercent(value: string): string {
-  const d = dec(value).toDecimalPlaces(2);
-  return `${d.isNegative() ? '' : '+'}${d.toFixed(2)}%`;
-}
 
 /** "BTC is above $100,000.00" / "BTC is up 5.20% in 1h". */
 export function headline(crossing: Crossing, coin: Coin, view: MoneyView): string {
@@ -28,14 +23,14 @@ export function headline(crossing: Crossing, coin: Coin, view: MoneyView): strin
 function happened(crossing: Crossing, coin: Coin, view: MoneyView, quote: Quote): string {
   const simulated = quote.simulated ? ' (simulated price)' : '';
   if (crossing.kind === 'move') {
-    return `${coin.name} moved ${signedPercent(crossing.changePercent)} within ${formatDuration(crossing.windowMs)}, from ${formatPrice(crossing.from, view)} to ${formatPrice(crossing.price, view)}${simulated}.`;
+    return `${coin.name} moved ${formatPercent(dec(crossing.changePercent))} within ${formatDuration(crossing.windowMs)}, from ${formatPrice(crossing.from, view)} to ${formatPrice(crossing.price, view)}${simulated}.`;
   }
   return `${coin.name} is now ${formatPrice(crossing.price, view)}${simulated}.`;
 }
 
 /** Starts with a digit, so it also opens a sentence. */
 function change24h(quote: Quote): string {
-  return quote.change24hPercent === null ? '24 h change unknown' : `24 h change ${signedPercent(quote.change24hPercent)}`;
+  return quote.change24hPercent === null ? '24 h change unknown' : `24 h change ${formatPercent(dec(quote.change24hPercent))}`;
 }
 
 /** The owner's chat message. */
@@ -43,7 +38,8 @@ export function userAlertMessage(crossing: Crossing, coin: Coin, view: MoneyView
   const { alert } = crossing;
   const settled = alert.condition === 'move' ? 'the move has eased' : 'the price has moved back';
   const again = alert.repeatMs ? ` It fires again after ${formatDuration(alert.repeatMs)} at the earliest, once ${settled}.` : '';
-  return reply('warning', {
+  // Not a warning: a price the user asked about has come; the bell says so.
+  return reply('info', {
     title: `🔔 ${headline(crossing, coin, view)}`,
     text: `${happened(crossing, coin, view, quote)} Your alert ${alert.alertId} (${describeAlert(alert, view)}) fired; ${change24h(quote)}.${again}`,
     buttons: [{ label: 'Price', command: `/price ${coin.id}` }],
