@@ -27,9 +27,9 @@ import {
   toAlert,
   type Item,
 } from './items';
-import { conditionFailed, eachLimited, type StoreIo, type WriteAction } from './io';
+import { conditionFailed, deleteFound, eachLimited, type StoreIo, type WriteAction } from './io';
 import { putMessage } from './outbox';
-import { decodeCursor, encodeCursor } from './paging';
+import { decodeCursor, encodeCursor, pageLimit } from './paging';
 import { ALERT_SHARDS, COUNTER_SHARDS, type TableNames } from './tables';
 
 /**
@@ -38,9 +38,9 @@ import { ALERT_SHARDS, COUNTER_SHARDS, type TableNames } from './tables';
  * seen, by an instance whose clock is behind or whose write reached the index late, still comes
  * through. Such a change older than this is missed (the instance's clock would be badly off).
  */
-export const CHANGE_OVERLAP_MS = 30_000;
+const CHANGE_OVERLAP_MS = 30_000;
 /** Firings claimed at once: DynamoDB takes far more, this bounds one instance's burst. */
-export const FIRE_CONCURRENCY = 25;
+const FIRE_CONCURRENCY = 25;
 /** Re-reads for deleteAlert when the alert changed under it. */
 const RACE_ATTEMPTS = 10;
 
@@ -133,7 +133,7 @@ export class DynamoAlerts {
 
   /** Pages through the live shards of `state-index` in turn; the cursor is (shard, last key). */
   async listLiveAlerts(page: PageRequest): Promise<Page<PriceAlert>> {
-    const limit = Math.max(1, Math.floor(page.limit));
+    const limit = pageLimit(page);
     const start = page.cursor === undefined ? { s: 0, k: '' } : decodeCursor(page.cursor, { s: 'number', k: 'string' });
     const found: { shard: number; item: Item }[] = [];
     for (let shard = start.s as number; shard < ALERT_SHARDS && found.length <= limit; shard++) {
@@ -240,21 +240,20 @@ export class DynamoAlerts {
 
   /** Finished alerts by time, from the `done#n` shards; deleted in batches (they no longer count). */
   async pruneAlerts(before: number): Promise<number> {
-    const perShard = await Promise.all(
-      Array.from({ length: ALERT_SHARDS }, async (_, n) => {
-        const items = await this.io.queryAll({
-          TableName: this.t.priceAlerts,
-          IndexName: 'state-index',
-          KeyConditionExpression: '#s = :s AND #k < :before',
-          ExpressionAttributeNames: { '#s': 'stateShard', '#k': 'stateSk', '#u': 'username', '#a': 'alertId' },
-          ExpressionAttributeValues: { ':s': doneShardKey(n), ':before': timeKey(before) },
-          ProjectionExpression: '#u, #a',
-        });
-        await this.io.deleteBatch(this.t.priceAlerts, items.map((i) => ({ username: i.username, alertId: i.alertId })));
-        return items.length;
+    return deleteFound(
+      this.io,
+      this.t.priceAlerts,
+      ALERT_SHARDS,
+      (n) => ({
+        TableName: this.t.priceAlerts,
+        IndexName: 'state-index',
+        KeyConditionExpression: '#s = :s AND #k < :before',
+        ExpressionAttributeNames: { '#s': 'stateShard', '#k': 'stateSk', '#u': 'username', '#a': 'alertId' },
+        ExpressionAttributeValues: { ':s': doneShardKey(n), ':before': timeKey(before) },
+        ProjectionExpression: '#u, #a',
       }),
+      (i) => ({ username: i.username, alertId: i.alertId }),
     );
-    return perShard.reduce((a, b) => a + b, 0);
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
@@ -311,8 +310,7 @@ export class DynamoAlerts {
     const user = !isChatOwner(owner);
     return {
       Update: {
-        TableName: user ? this.t.users : this.t.priceAlerts,
-        Key: user ? { username: owner } : { username: owner, alertId: OWNER_COUNT_ID },
+        ...this.ownerCountItem(owner),
         UpdateExpression: 'SET #n = if_not_exists(#n, :zero) + :one',
         ConditionExpression: `${user ? 'attribute_exists(#u) AND ' : ''}(attribute_not_exists(#n) OR #n < :limit)`,
         ExpressionAttributeNames: { '#n': 'activeAlerts', ...(user ? { '#u': 'username' } : {}) },
@@ -323,15 +321,20 @@ export class DynamoAlerts {
   }
 
   private ownerCount(owner: string, delta: number): WriteAction {
-    const user = !isChatOwner(owner);
     return {
       Update: {
-        TableName: user ? this.t.users : this.t.priceAlerts,
-        Key: user ? { username: owner } : { username: owner, alertId: OWNER_COUNT_ID },
+        ...this.ownerCountItem(owner),
         UpdateExpression: 'ADD #n :d',
         ExpressionAttributeNames: { '#n': 'activeAlerts' },
         ExpressionAttributeValues: { ':d': delta },
       },
     };
+  }
+
+  /** Where the owner's live count is kept: a user's account item, or a chat's `#live` item. */
+  private ownerCountItem(owner: string) {
+    return isChatOwner(owner)
+      ? { TableName: this.t.priceAlerts, Key: { username: owner, alertId: OWNER_COUNT_ID } }
+      : { TableName: this.t.users, Key: { username: owner } };
   }
 }

@@ -45,7 +45,7 @@ import {
 } from '../../core/ports';
 import { DynamoAlerts } from './alerts';
 import { createClients, type DynamoClients, type DynamoConnection } from './client';
-import { eachLimited, type StoreIo, type WriteAction } from './io';
+import { conditionFailed, eachLimited, type StoreIo, type WriteAction } from './io';
 import { DynamoOutbox, putMessage } from './outbox';
 import {
   ACCOUNT_SETTINGS,
@@ -78,7 +78,7 @@ import {
   type Item,
 } from './items';
 import { KeyedQueue } from './keyed-queue';
-import { decodeCursor, nextCursor, type CursorKey } from './paging';
+import { decodeCursor, nextCursor, pageLimit, type CursorKey } from './paging';
 import { backoffDelay, type BackoffOptions } from '../support/backoff';
 import { DEFAULT_BACKOFF, cancellation, retryTransient, sleep, type Cancellation } from './retry';
 import {
@@ -99,7 +99,7 @@ const CLAIM_SWEEP_MS = 7 * 24 * 60 * 60 * 1000;
 const TRANSIENT_ATTEMPTS = 10;
 /** Re-plans of a trade that keeps losing the version race to other instances. */
 const VERSION_ATTEMPTS = 25;
-/** Re-reads for read-then-write operations (account updates, alert deletes) that lost a race. */
+/** Re-reads for read-then-write operations (account updates, attempt windows; alerts.ts has its own for deletes) that lost a race. */
 const RACE_ATTEMPTS = 10;
 /** Identity queries in flight at once in listIdentitiesOf. */
 const IDENTITY_QUERY_CONCURRENCY = 16;
@@ -988,16 +988,8 @@ export class DynamoDbStore implements Store {
   }
 }
 
-function conditionFailed(failed: Cancellation, index: number): boolean {
-  return failed.codes[index] === 'ConditionalCheckFailed';
-}
-
 function isConditionalCheckFailed(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
-function pageLimit(page: PageRequest): number {
-  return Math.max(1, Math.floor(page.limit));
 }
 
 function toPage<T>(items: Item[], limit: number, map: (item: Item) => T, keyOf: (item: Item) => CursorKey): Page<T> {

@@ -37,5 +37,20 @@ export interface StoreIo {
 
 export const conditionFailed = (failed: Cancellation, index: number) => failed.codes[index] === 'ConditionalCheckFailed';
 
+/**
+ * Deletes, shard by shard in parallel, what `query(n)` finds (a range of a sharded index; keys
+ * projected are enough) and returns how many: the prune of finished alerts and settled messages.
+ */
+export async function deleteFound(io: StoreIo, table: string, shards: number, query: (n: number) => QueryCommandInput, keyOf: (item: Item) => Item): Promise<number> {
+  const perShard = await Promise.all(
+    Array.from({ length: shards }, async (_, n) => {
+      const items = await io.queryAll(query(n));
+      await io.deleteBatch(table, items.map(keyOf));
+      return items.length;
+    }),
+  );
+  return perShard.reduce((a, b) => a + b, 0);
+}
+
 // One way of bounding parallel work, shared with the core.
 export { eachLimited } from '../../core/each-limited';

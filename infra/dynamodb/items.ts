@@ -66,7 +66,7 @@ export function accountItem(a: Account, rev: number): Item {
 /** The optional notification settings: absent (never null) when unset. */
 export const ACCOUNT_SETTINGS = ['alertDelivery', 'alertChat', 'timezone', 'digestHour'] as const;
 
-export function accountSettings(a: Partial<Account>): Item {
+function accountSettings(a: Partial<Account>): Item {
   const settings: Item = {};
   for (const name of ACCOUNT_SETTINGS) if (a[name] !== undefined && a[name] !== null) settings[name] = a[name];
   return settings;
@@ -182,7 +182,7 @@ export const OWNER_COUNT_ID = '#live';
 export const isAlertItem = (i: Item) => !(i.alertId as string).startsWith('#');
 
 /** How long a removed alert stays visible to other instances' change feeds before TTL may take it. */
-export const REMOVED_ALERT_RETENTION_S = 7 * 24 * 60 * 60;
+const REMOVED_ALERT_RETENTION_S = 7 * 24 * 60 * 60;
 
 const alertShard = (owner: string, alertId: string) => hashShard(`${owner}#${alertId}`, ALERT_SHARDS);
 export const changeShardKey = (n: number) => `chg#${n}`;
@@ -247,7 +247,7 @@ export function toAlert(i: Item): PriceAlert {
 /** Delivered and failed messages are kept this long, then left to TTL (pruneOutbox usually wins). */
 export const OUTBOX_RETENTION_S = 7 * 24 * 60 * 60;
 
-export const pendingQueueKey = (id: string) => `pending#${hashShard(id, OUTBOX_SHARDS)}`;
+const pendingQueueKey = (id: string) => `pending#${hashShard(id, OUTBOX_SHARDS)}`;
 export const settledQueueKey = (id: string) => `settled#${hashShard(id, OUTBOX_SHARDS)}`;
 
 /** Pending messages are in the queue index by due time; settled ones by when they settled. */

@@ -56,11 +56,11 @@ export interface AlertMigrationResult {
 }
 
 /** An old-shape item has no `state`; `#live` (a chat's rule count) is not an alert at all. */
-export const isLegacyAlertItem = (item: Item): boolean =>
+const isLegacyAlertItem = (item: Item): boolean =>
   item.state === undefined && typeof item.alertId === 'string' && !item.alertId.startsWith('#');
 
 /** The alert an old-shape item stands for, in the current record. */
-export function migratedAlert(old: Item): PriceAlert {
+function migratedAlert(old: Item): PriceAlert {
   const active = old.active === true;
   const createdAt = old.createdAt as number;
   const firedAt = typeof old.firedAt === 'number' ? old.firedAt : undefined;

@@ -9,8 +9,8 @@
  */
 import type { ChatState, OutboxMessage } from '../../core/domain';
 import type { OutboxSettlement } from '../../core/ports';
-import { outboxItem, settledQueueKey, toChatState, toOutboxMessage, ttlSeconds, OUTBOX_RETENTION_S, type Item } from './items';
-import { eachLimited, type StoreIo, type WriteAction } from './io';
+import { outboxItem, settledQueueKey, toChatState, toOutboxMessage, ttlSeconds, OUTBOX_RETENTION_S } from './items';
+import { deleteFound, eachLimited, type StoreIo, type WriteAction } from './io';
 import { OUTBOX_SHARDS, type TableNames } from './tables';
 
 const ENQUEUE_CONCURRENCY = 25;
@@ -43,26 +43,21 @@ export class DynamoOutbox {
    */
   async leaseOutbox(now: number, limit: number, leaseMs: number): Promise<OutboxMessage[]> {
     if (limit <= 0) return [];
+    // Up to limit + 1 a shard (queryPage pages past what the filter drops); the oldest `limit` overall are candidates.
     const shards = await Promise.all(
-      Array.from({ length: OUTBOX_SHARDS }, async (_, n) => {
-        const found: Item[] = [];
-        let start: Record<string, unknown> | undefined;
-        do {
-          const page = await this.io.query({
+      Array.from({ length: OUTBOX_SHARDS }, (_, n) =>
+        this.io.queryPage(
+          {
             TableName: this.t.outbox,
             IndexName: 'queue-index',
             KeyConditionExpression: '#q = :q AND #at <= :now',
             FilterExpression: 'attribute_not_exists(#lease) OR #lease <= :now',
             ExpressionAttributeNames: { '#q': 'queue', '#at': 'queueAt', '#lease': 'leaseUntil' },
             ExpressionAttributeValues: { ':q': `pending#${n}`, ':now': now },
-            Limit: limit,
-            ExclusiveStartKey: start,
-          });
-          found.push(...page.items);
-          start = page.last;
-        } while (start && found.length < limit);
-        return found.slice(0, limit);
-      }),
+          },
+          limit,
+        ),
+      ),
     );
     const candidates = shards.flat().map(toOutboxMessage).sort(byDue).slice(0, limit);
     const leased: OutboxMessage[] = [];
@@ -126,21 +121,20 @@ export class DynamoOutbox {
 
   /** Settled messages by settle time, from the `settled#n` shards (TTL also takes them later). */
   async pruneOutbox(before: number): Promise<number> {
-    const perShard = await Promise.all(
-      Array.from({ length: OUTBOX_SHARDS }, async (_, n) => {
-        const items = await this.io.queryAll({
-          TableName: this.t.outbox,
-          IndexName: 'queue-index',
-          KeyConditionExpression: '#q = :q AND #at < :before',
-          ExpressionAttributeNames: { '#q': 'queue', '#at': 'queueAt', '#id': 'id' },
-          ExpressionAttributeValues: { ':q': `settled#${n}`, ':before': before },
-          ProjectionExpression: '#id',
-        });
-        await this.io.deleteBatch(this.t.outbox, items.map((i) => ({ id: i.id })));
-        return items.length;
+    return deleteFound(
+      this.io,
+      this.t.outbox,
+      OUTBOX_SHARDS,
+      (n) => ({
+        TableName: this.t.outbox,
+        IndexName: 'queue-index',
+        KeyConditionExpression: '#q = :q AND #at < :before',
+        ExpressionAttributeNames: { '#q': 'queue', '#at': 'queueAt', '#id': 'id' },
+        ExpressionAttributeValues: { ':q': `settled#${n}`, ':before': before },
+        ProjectionExpression: '#id',
       }),
+      (i) => ({ id: i.id }),
     );
-    return perShard.reduce((a, b) => a + b, 0);
   }
 
   // ---- chat states ------------------------------------------------------------------------------

@@ -3,8 +3,15 @@
  * be there), as base64url JSON. Decoding checks the shape, so a tampered or foreign cursor is a
  * clear error rather than a DynamoDB ValidationException or, worse, a page of someone else's data.
  */
+import type { PageRequest } from '../../core/ports';
+
 export type CursorKey = Record<string, string | number>;
 export type CursorShape = Record<string, 'string' | 'number'>;
+
+/** A page request's limit as a whole number of at least one. */
+export function pageLimit(page: PageRequest): number {
+  return Math.max(1, Math.floor(page.limit));
+}
 
 export function encodeCursor(key: CursorKey): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');

@@ -194,7 +194,6 @@ function alertParams(a: PriceAlert) {
   };
 }
 
-/** Optional fields are left out when NULL, so an alert reads back exactly as it was written. */
 /** listLiveAlerts' columns, read as arrays (see listLive) and named back here. */
 const LIVE_KEYS = ['seq', 'alert_id', 'coin_id', 'username', 'condition', 'target_price', 'move_percent', 'move_window_ms',
   'move_direction', 'repeat_ms', 'expires_at', 'state', 'created_at', 'fired_at', 'fire_count', 'version', 'updated_at'] as const;
@@ -205,6 +204,7 @@ function fromLiveTuple(t: LiveTuple): PriceAlert {
   return toAlert(Object.fromEntries(LIVE_KEYS.map((key, i) => [key, t[i]])) as unknown as AlertRow);
 }
 
+/** Optional fields are left out when NULL, so an alert reads back exactly as it was written. */
 function toAlert(r: AlertRow): PriceAlert {
   const alert: PriceAlert = {
     alertId: r.alert_id,

@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { ChatState } from '../../core/domain';
+import { jsonChunks } from './many-keys';
 
 interface ChatStateRow {
   address: string;
@@ -23,8 +24,9 @@ export class SqliteChatStates {
 
   get(addresses: string[]): Map<string, ChatState> {
     const states = new Map<string, ChatState>();
-    if (!addresses.length) return states;
-    for (const row of this.s.many.all(JSON.stringify(addresses)) as ChatStateRow[]) states.set(row.address, toState(row));
+    for (const chunk of jsonChunks(addresses)) {
+      for (const row of this.s.many.all(chunk) as ChatStateRow[]) states.set(row.address, toState(row));
+    }
     return states;
   }
 

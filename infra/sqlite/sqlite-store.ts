@@ -44,6 +44,7 @@ import { applyPlan } from '../../core/trading';
 import { SqliteAlerts } from './alerts';
 import { SqliteChatStates } from './chat-states';
 import { SqliteOutbox } from './outbox';
+import { jsonChunks } from './many-keys';
 import { decodeCursor, pageLimit, toPage } from './paging';
 
 /** Claim keys and buttons this far past their expiry are swept; the store has no clock of its own. */
@@ -528,17 +529,6 @@ export class SqliteStore implements Store {
 
 // ---- statements -------------------------------------------------------------------------------
 
-/** Keys per many-key statement: bounds one statement's work and its JSON argument. */
-const MANY_KEYS = 500;
-
-/** Distinct `keys` as JSON arrays of at most MANY_KEYS, for `IN (SELECT value FROM json_each(?))`. */
-function jsonChunks(keys: string[]): string[] {
-  const unique = [...new Set(keys)];
-  const chunks: string[] = [];
-  for (let i = 0; i < unique.length; i += MANY_KEYS) chunks.push(JSON.stringify(unique.slice(i, i + MANY_KEYS)));
-  return chunks;
-}
-
 type Statements = ReturnType<typeof prepareStatements>;
 
 /** Every statement is prepared once per connection; the hot paths then only bind and step. */
@@ -549,7 +539,7 @@ function prepareStatements(db: Database.Database) {
   return {
     accountByName: p('SELECT * FROM accounts WHERE username = ?'),
     // The many-key lookups take their keys as one JSON array (one bound variable, so SQLite's limit
-    // on variables never applies), in chunks of MANY_KEYS (see jsonChunks).
+    // on variables never applies), in chunks (see many-keys.ts).
     accountsByName: p('SELECT * FROM accounts WHERE username IN (SELECT value FROM json_each(?))'),
     accountByEmail: p('SELECT * FROM accounts WHERE email_norm = ?'),
     accountsFirst: p('SELECT * FROM accounts ORDER BY username LIMIT ?'),
