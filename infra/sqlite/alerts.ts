@@ -201,7 +201,13 @@ const LIVE_COLUMNS = LIVE_KEYS.join(', ');
 type LiveTuple = unknown[] & { 0: number; 2: string };
 
 function fromLiveTuple(t: LiveTuple): PriceAlert {
-  return toAlert(Object.fromEntries(LIVE_KEYS.map((key, i) => [key, t[i]])) as unknown as AlertRow);
+  // An object literal, not one built key by key: this runs a million times at start.
+  const [seq, alert_id, coin_id, username, condition, target_price, move_percent, move_window_ms, move_direction,
+    repeat_ms, expires_at, state, created_at, fired_at, fire_count, version, updated_at] = t as unknown as AlertRow[keyof AlertRow][];
+  return toAlert({
+    seq, alert_id, coin_id, username, condition, target_price, move_percent, move_window_ms, move_direction,
+    repeat_ms, expires_at, state, created_at, fired_at, fire_count, version, updated_at,
+  } as AlertRow);
 }
 
 /** Optional fields are left out when NULL, so an alert reads back exactly as it was written. */
