@@ -67,6 +67,9 @@ export interface Holding {
   quantity: string;
   /** Cash paid for the quantity still held, fees included. */
   costBasis: string;
+  /** Part of `quantity` held for open sell orders (core/orders): a market sale cannot use it.
+   *  Absent: none. Never more than `quantity`. */
+  reserved?: string;
 }
 
 export interface Portfolio {
@@ -74,7 +77,11 @@ export interface Portfolio {
   cash: string;
   holdings: Record<string, Holding>;
   realizedPnl: string;
-  /** Bumped on every trade; optimistic stores condition their write on it. */
+  /** Part of `cash` held for open buy orders (core/orders): a market purchase cannot use it.
+   *  Absent: none. `cash` stays what the ledger says; what is free to spend is cash - reserved. */
+  reservedCash?: string;
+  /** Bumped on every trade and every order placed, filled or ended; optimistic stores condition
+   *  their write on it. */
   version: number;
   createdAt: number;
   /** Timestamp (ms) of the account's latest trade, 0 before the first. Each trade is stamped
@@ -97,6 +104,11 @@ export interface Transaction {
   fee: string;
   timestamp: number;
   platform: Platform;
+  /** The order this trade filled (core/orders); absent for a market trade. */
+  orderId?: string;
+  /** The market (mid) price the trade's `price` was derived from by the spread and slippage
+   *  (core/orders/pricing.ts); absent on trades made before fill costs existed. */
+  marketPrice?: string;
 }
 
 export type AlertCondition = 'above' | 'below' | 'move';
@@ -145,7 +157,41 @@ export interface PriceAlert {
   version: number;
   /** When it last changed (the writer's clock). */
   updatedAt: number;
+  /** Present when the record is a paper order rather than an alert (core/orders). */
+  order?: OrderTerms;
 }
+
+/**
+ * A limit or stop order. It is kept as a PriceAlert (owner orderOwner(username), condition above
+ * or below its trigger price, one-shot, optional expiresAt) so that the alert index matches it
+ * and every instance sees it through the alert change feed; these are the order's own terms.
+ * Its life: armed = open; fired = filled; removed = cancelled; expired = expired. Every change of
+ * it goes with its portfolio change in one atomic step (Store.changeOrder).
+ */
+export interface OrderTerms {
+  side: TradeSide;
+  /** limit: buy at or below / sell at or above the price; stop: buy once the price rises to it /
+   *  sell once it falls to it, at the market. */
+  type: 'limit' | 'stop';
+  /** What to trade: a buy spends `cash` or buys a `quantity`; a sell sells a `quantity` (a
+   *  share or "all" is turned into a quantity when the order is placed). */
+  amount: { kind: 'cash' | 'quantity'; value: string };
+  /** Held for it in the portfolio: cash for a buy (Portfolio.reservedCash), coin for a sell
+   *  (Holding.reserved). Released when it fills or ends. */
+  reserved: string;
+  /** Where it was placed: its fill's transaction says so, as a market trade's does. */
+  platform: Platform;
+  /** The fill's transaction, once filled. */
+  transactionId?: string;
+  /** Why it ended without a fill (shown in /orders and the message to its owner). */
+  endReason?: string;
+}
+
+/** The owner of a user's orders in the alert records: `#orders:alice`. Their own owner keeps them
+ *  out of /alerts and the alert limit (as broadcastOwner does for chats). */
+export const orderOwner = (username: string): string => `#orders:${username}`;
+/** The username of an order owner, or undefined when the owner is not one. */
+export const usernameOfOrderOwner = (owner: string): string | undefined => (owner.startsWith('#orders:') ? owner.slice('#orders:'.length) : undefined);
 
 /** The owner of a chat's broadcast rules: `#chat:telegram:-100123`. */
 export const broadcastOwner = (chatAddress: string): string => `#chat:${chatAddress}`;

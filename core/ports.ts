@@ -28,11 +28,42 @@ export interface PageRequest {
   cursor?: string;
 }
 
-/** What a trade plan decided, given the portfolio as it is inside the store's atomic section. */
-export type TradePlan =
-  /** `messages` (a confirmation email) are queued in the outbox in the same atomic step. */
-  | { ok: true; portfolio: Portfolio; transaction: Transaction; messages?: OutboxMessage[] }
+/** What a plan decided, given the portfolio as it is inside the store's atomic section: a new
+ *  portfolio (version + 1), the transaction when it traded, and `messages` (a confirmation email,
+ *  a fill's notices) to queue in the outbox in the same atomic step. */
+export type PortfolioPlan =
+  | { ok: true; portfolio: Portfolio; transaction?: Transaction; messages?: OutboxMessage[] }
   | { ok: false; reason: string };
+
+/** A trade's plan: one that trades. */
+export type TradePlan = Exclude<PortfolioPlan, { ok: true }> | (Extract<PortfolioPlan, { ok: true }> & { transaction: Transaction });
+
+/**
+ * One step in an order's life (core/orders), written together with the portfolio change that
+ * goes with it in one atomic step (Store.changeOrder): placing it (reserve), filling it (trade and
+ * release), cancelling or expiring it (release).
+ */
+export interface OrderChange {
+  /** The order's record as it is to be written (owner orderOwner(username), `order` set). */
+  order: PriceAlert;
+  /** Absent: a new order, inserted (armed, version 1) unless its id exists or the owner has
+   *  `limit` open ones. Present: the stored order must be live and at this version. */
+  expectedVersion?: number;
+  limit?: number;
+  /** Pure; may run more than once. A plan with a transaction (a fill) also writes the idempotency
+   *  record `order:<orderId>`, so a fill happens once even past the version condition. */
+  plan: (current: Portfolio) => PortfolioPlan;
+}
+
+export type OrderOutcome =
+  | { status: 'done'; portfolio: Portfolio; transaction?: Transaction }
+  | { status: 'rejected'; reason: string }
+  /** The owner already has `limit` open orders. */
+  | { status: 'limit' }
+  /** New: an order with this id exists (the same message twice); change: the order is no longer
+   *  live or not at expectedVersion (filled, cancelled, or changed by another instance).
+   *  `current` is the stored order, when there is one. Nothing was written. */
+  | { status: 'stale'; current: PriceAlert | null };
 
 export type TradeOutcome =
   | { status: 'done'; portfolio: Portfolio; transaction: Transaction }
@@ -139,6 +170,14 @@ export interface Store {
    * applyPlan), so an account's timestamps rise in commit order.
    */
   executeTrade(username: string, idempotencyKey: string, plan: (current: Portfolio) => TradePlan): Promise<TradeOutcome>;
+  /**
+   * One step of an order with its portfolio change, atomically (see OrderChange): the order's
+   * record (inserted or conditionally updated, with the owner's open-order count kept as for
+   * alerts, and the alert change feed stamped), the portfolio (applyPlan's checks), and, when the
+   * plan has them, the transaction (idempotency key `order:<orderId>`, the same record
+   * executeTrade writes) and outbox messages. A rejected plan writes nothing.
+   */
+  changeOrder(username: string, change: OrderChange): Promise<OrderOutcome>;
   /** Newest first: the reverse of the order the trades were committed in. */
   listTransactions(username: string, page: PageRequest): Promise<Page<Transaction>>;
   /** Every account's transactions, newest first. */

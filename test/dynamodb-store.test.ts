@@ -17,10 +17,10 @@ import {
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 import type { BuyOrder, SellOrder } from '../core/args';
-import { broadcastOwner, type Account, type OutboxMessage, type Portfolio, type PriceAlert, type Transaction } from '../core/domain';
-import { Dec, dec } from '../core/money';
-import type { Store, TradeOutcome, TradePlan } from '../core/ports';
-import { planBuy, planSell, replayLedger, type TradeTerms } from '../core/trading';
+import { broadcastOwner, orderOwner, type Account, type OutboxMessage, type Portfolio, type PriceAlert, type Transaction } from '../core/domain';
+import { Dec, dec, toStored } from '../core/money';
+import type { PortfolioPlan, Store, TradeOutcome, TradePlan } from '../core/ports';
+import { freeCash, planBuy, planSell, replayLedger, type TradeTerms } from '../core/trading';
 import { deleteTables, ensureTables } from '../infra/dynamodb/admin';
 import { createClients } from '../infra/dynamodb/client';
 import { DynamoDbStore } from '../infra/dynamodb/dynamodb-store';
@@ -481,6 +481,153 @@ describe('DynamoDB store', () => {
       expect(identity.Item).toBeUndefined();
       await store.clearUnreachable('telegram:-100');
       expect(await store.getChatStates(['telegram:-100'])).toEqual(new Map());
+    });
+  });
+
+  describe('orders', () => {
+    const owner = orderOwner('alice');
+    /** A limit buy of $100 of BTC below 90,000, holding $100. */
+    const o1: PriceAlert = {
+      alertId: 'o1', username: owner, coinId: 'bitcoin', condition: 'below', targetPrice: '90000', state: 'armed', createdAt: T, fireCount: 0, version: 1, updatedAt: T,
+      order: { side: 'buy', type: 'limit', amount: { kind: 'cash', value: '100' }, reserved: '100', platform: 'console' },
+    };
+    const orderNo = (n: number): PriceAlert => ({ ...o1, alertId: `o${n}`, createdAt: T + n, updatedAt: T + n });
+    const filled = (o: PriceAlert, at: number): PriceAlert => ({ ...o, state: 'fired', version: o.version + 1, updatedAt: at, firedAt: at, fireCount: 1 });
+    const reserve = (amount: string) => (p: Portfolio): PortfolioPlan =>
+      freeCash(p).lt(amount)
+        ? { ok: false, reason: 'Not enough free cash.' }
+        : { ok: true, portfolio: { ...p, reservedCash: toStored(dec(p.reservedCash ?? '0').plus(amount)), version: p.version + 1 } };
+    const release = (amount: string) => (p: Portfolio): PortfolioPlan =>
+      ({ ok: true, portfolio: { ...p, reservedCash: toStored(dec(p.reservedCash ?? '0').minus(amount)), version: p.version + 1 } });
+    /** The fill of a buy order as the core plans it: let go of its cash, then buy with it at 87,000. */
+    const fill = (o: PriceAlert, transactionId: string, at: number, messages?: OutboxMessage[]) => (p: Portfolio): PortfolioPlan => {
+      const released = { ...p, reservedCash: toStored(dec(p.reservedCash ?? '0').minus(o.order!.reserved)) };
+      const plan = planBuy(released, { kind: 'cash', value: dec(o.order!.amount.value) }, { ...terms(transactionId, 'alice', 'bitcoin', at), orderId: o.alertId });
+      return plan.ok && messages ? { ...plan, messages } : plan;
+    };
+    const notice = (id: string, text: string): OutboxMessage => ({
+      id, destination: 'user:telegram:alice', username: 'alice', kind: 'trade', message: { tone: 'info', title: 'Order filled', text }, createdAt: T, dueAt: T, attempts: 0, status: 'pending',
+    });
+
+    /** A store whose `type` commands wait, the first `times` of them, for `first()` to finish: what
+     *  another instance does between this one's steps, in a fixed order. Counts every such command. */
+    async function interleaved(matches: (command: unknown) => boolean, first: (other: DynamoDbStore) => Promise<unknown>, times = 1) {
+      const { store, clients, prefix } = await storeWithClients();
+      const other = openStore(prefix);
+      cleanups.unshift(() => other.close());
+      const seen = { count: 0 };
+      const send = clients.doc.send.bind(clients.doc) as (command: unknown) => Promise<unknown>;
+      (clients.doc as unknown as { send: (command: unknown) => Promise<unknown> }).send = async (command) => {
+        if (matches(command) && seen.count++ < times) await first(other);
+        return send(command);
+      };
+      return { store, other, clients, prefix, seen };
+    }
+    const isTransaction = (command: unknown) => command instanceof TransactWriteCommand;
+
+    it('fills an order once when another instance fills it between this one’s read and its write', async () => {
+      let otherFill: unknown;
+      const { store, other, seen } = await interleaved(isTransaction, async (other) => {
+        otherFill = await other.changeOrder('alice', { order: filled(o1, T + 10), expectedVersion: 1, plan: fill(o1, 'tx-other', T + 10) });
+      });
+      await other.createAccount(account('alice'), '1000');
+      await other.changeOrder('alice', { order: o1, limit: 5, plan: reserve('100') });
+
+      const outcome = await store.changeOrder('alice', { order: filled(o1, T + 11), expectedVersion: 1, plan: fill(o1, 'tx-this', T + 11) });
+      expect(otherFill).toMatchObject({ status: 'done' });
+      // This one lost the portfolio race, read again, and found the order filled: it wrote nothing.
+      expect(outcome).toStrictEqual({ status: 'stale', current: filled(o1, T + 10) });
+      expect(seen.count).toBe(1);
+      expect((await store.listTransactions('alice', { limit: 10 })).items.map((t) => [t.transactionId, t.orderId])).toEqual([['tx-other', 'o1']]);
+      expect(await store.getPortfolio('alice')).toMatchObject({ cash: '900', reservedCash: '0', version: 2 });
+      expect((await store.stats()).transactions).toBe(1);
+    });
+
+    it('never fills from a portfolio read after another instance’s fill', async () => {
+      const isPortfolioRead = (command: unknown) => command instanceof GetCommand && String(command.input.TableName).endsWith('portfolios');
+      // Nothing to wait for until the order is open: the first hold is spent by the setup below.
+      let armed = false;
+      const { store, other } = await interleaved(isPortfolioRead, async (other) => {
+        if (armed) await other.changeOrder('alice', { order: filled(o1, T + 10), expectedVersion: 1, plan: fill(o1, 'tx-other', T + 10) });
+      }, 2);
+      await other.createAccount(account('alice'), '1000');
+      await store.changeOrder('alice', { order: o1, limit: 5, plan: reserve('100') }); // spends the first hold
+      armed = true;
+      // This instance's read of the portfolio waits for the other's fill: it must then see the order
+      // filled too, and not plan a second fill from the released cash.
+      const outcome = await store.changeOrder('alice', { order: filled(o1, T + 11), expectedVersion: 1, plan: fill(o1, 'tx-this', T + 11) });
+      expect(outcome).toStrictEqual({ status: 'stale', current: filled(o1, T + 10) });
+      expect((await store.listTransactions('alice', { limit: 10 })).items).toHaveLength(1);
+      expect(await store.getPortfolio('alice')).toMatchObject({ cash: '900', reservedCash: '0', version: 2 });
+    });
+
+    it('re-plans a placement that a market trade on another instance outran, and reserves nothing when the cash is gone', async () => {
+      const { store, other, clients, prefix, seen } = await interleaved(isTransaction, (other) =>
+        other.executeTrade('alice', 'k1', (p) => planBuy(p, { kind: 'cash', value: dec(950) }, terms('tx-1', 'alice', 'bitcoin', T))), 2);
+      await other.createAccount(account('alice'), '1000');
+
+      expect(await store.changeOrder('alice', { order: o1, limit: 1, plan: reserve('100') })).toEqual({ status: 'rejected', reason: 'Not enough free cash.' });
+      expect(seen.count).toBe(1); // one transaction, refused on the portfolio's version; the re-plan wrote nothing
+      expect(await store.getAlert(owner, 'o1')).toBeNull();
+      expect(await store.getPortfolio('alice')).toMatchObject({ cash: '50', reservedCash: '0', version: 1 });
+      // No open order was counted: the owner can still place one up to the limit of 1.
+      const count = await clients.doc.send(new GetCommand({ TableName: tableNames(prefix).priceAlerts, Key: { username: owner, alertId: '#live' } }));
+      expect(count.Item?.activeAlerts ?? 0).toBe(0);
+      expect(await store.changeOrder('alice', { order: o1, limit: 1, plan: reserve('50') })).toMatchObject({ status: 'done' });
+    });
+
+    it('gives the last open-order slot to one of two instances placing at once', async () => {
+      const { store, other } = await interleaved(isTransaction, (other) => other.changeOrder('alice', { order: orderNo(2), limit: 1, plan: reserve('100') }));
+      await other.createAccount(account('alice'), '1000');
+      // The other instance's order commits between this one's read and its transaction.
+      expect(await store.changeOrder('alice', { order: orderNo(1), limit: 1, plan: reserve('100') })).toEqual({ status: 'limit' });
+      expect((await store.listAlerts(owner)).map((o) => o.alertId)).toEqual(['o2']);
+      expect(await store.getPortfolio('alice')).toMatchObject({ reservedCash: '100', version: 1 });
+    });
+
+    it('counts open orders on the owner’s own item, apart from the user’s alerts and the stats', async () => {
+      const { store, clients, prefix } = await storeWithClients();
+      const t = tableNames(prefix);
+      await store.createAccount(account('alice'), '1000');
+      await store.createAlert({ ...o1, alertId: 'a1', username: 'alice', order: undefined }, 5);
+      for (const n of [1, 2, 3]) await store.changeOrder('alice', { order: orderNo(n), limit: 5, plan: reserve('100') });
+      await store.changeOrder('alice', { order: filled(orderNo(1), T + 10), expectedVersion: 1, plan: fill(orderNo(1), 'tx-1', T + 10) });
+      await store.changeOrder('alice', { order: { ...orderNo(2), state: 'removed', version: 2, updatedAt: T + 11 }, expectedVersion: 1, plan: release('100') });
+
+      const raw = async (table: string, key: Record<string, string>) => (await clients.doc.send(new GetCommand({ TableName: table, Key: key }))).Item;
+      expect((await raw(t.priceAlerts, { username: owner, alertId: '#live' }))?.activeAlerts).toBe(1);
+      expect((await raw(t.users, { username: 'alice' }))?.activeAlerts).toBe(1); // her one alert
+      expect((await store.stats()).activeAlerts).toBe(1);
+      expect((await store.listAlerts(owner)).map((o) => [o.alertId, o.state])).toEqual([['o1', 'fired'], ['o3', 'armed']]);
+      expect((await store.listLiveAlerts({ limit: 10 })).items.map((a) => a.alertId).sort()).toEqual(['a1', 'o3']);
+
+      // The core ends orders through changeOrder, but an order ended through the alert calls
+      // keeps the counts right too: its owner's drops, the stats' alerts do not.
+      expect(await store.setAlertState(owner, 'o3', 1, 'expired', T + 20)).toBe(true);
+      expect((await raw(t.priceAlerts, { username: owner, alertId: '#live' }))?.activeAlerts).toBe(0);
+      expect((await store.stats()).activeAlerts).toBe(1);
+    });
+
+    it('fills an order whose notice is already queued, leaving that notice as it was', async () => {
+      const { store } = await storeWithClients();
+      await store.createAccount(account('alice'), '1000');
+      await store.changeOrder('alice', { order: o1, limit: 5, plan: reserve('100') });
+      await store.enqueueMessages([notice('order:o1:filled:chat', 'the first')]);
+      const outcome = await store.changeOrder('alice', {
+        order: filled(o1, T + 10), expectedVersion: 1, plan: fill(o1, 'tx-1', T + 10, [notice('order:o1:filled:chat', 'again'), notice('order:o1:filled:email', 'by email')]),
+      });
+      expect(outcome).toMatchObject({ status: 'done', transaction: { transactionId: 'tx-1', orderId: 'o1' } });
+      expect((await store.getOutboxMessage('order:o1:filled:chat'))?.message?.text).toBe('the first');
+      expect((await store.getOutboxMessage('order:o1:filled:email'))?.message?.text).toBe('by email');
+      expect(await store.getAlert(owner, 'o1')).toStrictEqual(filled(o1, T + 10));
+    });
+
+    it('refuses a record that is not the user’s order', async () => {
+      const { store } = await storeWithClients();
+      await store.createAccount(account('alice'), '1000');
+      await expect(store.changeOrder('bob', { order: o1, limit: 5, plan: reserve('100') })).rejects.toThrow('was given #orders:alice');
+      await expect(store.changeOrder('alice', { order: { ...o1, order: undefined }, limit: 5, plan: reserve('100') })).rejects.toThrow();
+      expect(await store.getAlert(owner, 'o1')).toBeNull();
     });
   });
 

@@ -1,9 +1,11 @@
 /** The DynamoDB store's small pure parts: retry classification, backoff, cursors, per-key queue. */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import type { OutboxMessage, PriceAlert } from '../core/domain';
+import { orderOwner, type OutboxMessage, type Portfolio, type PriceAlert, type Transaction } from '../core/domain';
 import { eachLimited } from '../infra/dynamodb/io';
-import { alertItem, changeTime, hashShard, outboxItem, timeKey, toAlert, toOutboxMessage } from '../infra/dynamodb/items';
+import {
+  alertItem, changeTime, hashShard, outboxItem, portfolioItem, timeKey, toAlert, toOutboxMessage, toPortfolio, toTransaction, transactionFields, transactionItem,
+} from '../infra/dynamodb/items';
 import { KeyedQueue } from '../infra/dynamodb/keyed-queue';
 import { decodeCursor, encodeCursor, nextCursor } from '../infra/dynamodb/paging';
 import { cancellation, isTransient, retryTransient } from '../infra/dynamodb/retry';
@@ -151,6 +153,54 @@ describe('alert and outbox items', () => {
     };
     expect(toOutboxMessage(outboxItem(email))).toStrictEqual(email);
     expect(outboxItem(email)).toMatchObject({ queue: expect.stringMatching(/^settled#/), queueAt: T + 99, ttl: expect.any(Number) });
+  });
+});
+
+describe('order, portfolio and transaction items', () => {
+  const T = 1_700_000_000_000;
+  const order: PriceAlert = {
+    alertId: 'o1', username: orderOwner('alice'), coinId: 'bitcoin', condition: 'below', targetPrice: '60000', expiresAt: T + 86_400_000,
+    state: 'armed', createdAt: T, fireCount: 0, version: 1, updatedAt: T,
+    order: { side: 'buy', type: 'limit', amount: { kind: 'quantity', value: '0.1' }, reserved: '6006.00', platform: 'discord' },
+  };
+
+  it('round-trips an order’s terms as a map, keeping its optional fields only when set', () => {
+    expect(toAlert(alertItem(order))).toStrictEqual(order);
+    expect(alertItem(order).order).toStrictEqual(order.order); // a map of strings, not a JSON string
+    const filled: PriceAlert = { ...order, state: 'fired', firedAt: T + 9, fireCount: 1, version: 2, updatedAt: T + 9, order: { ...order.order!, transactionId: 'tx-9' } };
+    expect(toAlert(alertItem(filled))).toStrictEqual(filled);
+    const cancelled: PriceAlert = { ...order, state: 'removed', version: 2, order: { ...order.order!, endReason: 'cancelled by you' } };
+    expect(toAlert(alertItem(cancelled))).toStrictEqual(cancelled);
+    // An alert has no terms, and none appear.
+    const { order: _o, ...alert } = order;
+    expect('order' in toAlert(alertItem({ ...alert, username: 'alice' }))).toBe(false);
+  });
+
+  it('keeps reservations on portfolios, and reads one written before orders existed as holding none', () => {
+    const portfolio: Portfolio = {
+      username: 'alice', cash: '900.10', reservedCash: '100.00', realizedPnl: '0', version: 3, createdAt: T, lastTradeAt: T + 1,
+      holdings: { bitcoin: { coinId: 'bitcoin', quantity: '0.01', costBasis: '500', reserved: '0.004' }, ethereum: { coinId: 'ethereum', quantity: '1', costBasis: '100' } },
+    };
+    expect(toPortfolio(portfolioItem(portfolio))).toStrictEqual(portfolio);
+    // A plan that leaves reservedCash out holds nothing back.
+    const { reservedCash: _r, ...plain } = portfolio;
+    expect(portfolioItem(plain).reservedCash).toBe('0');
+    // An item as the store wrote it before issue 11: no reservedCash, holdings without reserved.
+    const old = { username: 'bob', cash: '10', realizedPnl: '0', version: 1, createdAt: T, lastTradeAt: T, holdings: { solana: { coinId: 'solana', quantity: '2', costBasis: '10' } } };
+    expect(toPortfolio(old)).toStrictEqual({ ...old, reservedCash: '0' });
+  });
+
+  it('keeps a fill’s order id and market price in the ledger row and its idempotency copy, and none on a market trade', () => {
+    const market: Transaction = {
+      transactionId: 'tx-1', username: 'alice', type: 'sell', coinId: 'bitcoin', quantity: '0.004', price: '39980', amount: '159.92', fee: '0.16', timestamp: T, platform: 'slack',
+    };
+    const fill: Transaction = { ...market, transactionId: 'tx-2', orderId: 's1', marketPrice: '40000' };
+    for (const t of [market, fill]) {
+      expect(toTransaction(transactionItem(t))).toStrictEqual(t);
+      expect(toTransaction(transactionFields(t))).toStrictEqual(t);
+    }
+    expect(transactionItem(market)).not.toHaveProperty('orderId');
+    expect(transactionItem(market)).not.toHaveProperty('marketPrice');
   });
 });
 

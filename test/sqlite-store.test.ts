@@ -7,9 +7,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Portfolio } from '../core/domain';
+import { orderOwner, type Portfolio, type PriceAlert } from '../core/domain';
 import { Dec, toStored } from '../core/money';
-import type { Store, TradePlan } from '../core/ports';
+import type { PortfolioPlan, Store, TradePlan } from '../core/ports';
+import { freeCash } from '../core/trading';
 import { MIGRATIONS } from '../infra/sqlite/migrations';
 import { SqliteStore } from '../infra/sqlite/sqlite-store';
 import { storeContract } from './store-contract';
@@ -81,6 +82,32 @@ function fixedBuy(id: string, cost: string) {
     };
   };
 }
+
+/** A buy order's record for alice, holding `reserved` of her cash (written by hand, not core/orders). */
+function buyOrder(orderId: string, reserved: string): PriceAlert {
+  return {
+    alertId: orderId, username: orderOwner('alice'), coinId: 'bitcoin', condition: 'below', targetPrice: '50000',
+    state: 'armed', createdAt: T, fireCount: 0, version: 1, updatedAt: T,
+    order: { side: 'buy', type: 'limit', amount: { kind: 'cash', value: reserved }, reserved, platform: 'console' },
+  };
+}
+
+/** Holds `amount` of free cash back for an order. */
+const reserve = (amount: string) => (current: Portfolio): PortfolioPlan =>
+  freeCash(current).lt(amount)
+    ? { ok: false, reason: 'Not enough free cash.' }
+    : { ok: true, portfolio: { ...current, reservedCash: toStored(new Dec(current.reservedCash ?? '0').plus(amount)), version: current.version + 1 } };
+
+/** Fills an order that held `cost`: spends exactly that on 0.0001 BTC. */
+const fillOrder = (orderId: string, cost: string) => (current: Portfolio): PortfolioPlan => {
+  const planned = fixedBuy(`fill-${orderId}`, cost)(current);
+  if (!planned.ok) return planned;
+  return {
+    ...planned,
+    portfolio: { ...planned.portfolio, reservedCash: toStored(new Dec(current.reservedCash ?? '0').minus(cost)) },
+    transaction: { ...planned.transaction, orderId, marketPrice: '100500.25' },
+  };
+};
 
 const account = (username: string) => ({
   username,
@@ -401,6 +428,135 @@ describe('SqliteStore on disk', () => {
     for (const id of ids.filter((_, i) => i % 37 === 0)) {
       expect((await store.getOutboxMessage(`alert:${id}:1`))?.message?.text).toBe(p1!.claimed.includes(id) ? 'p1' : 'p2');
       expect(await store.getAlert('alice', id)).toMatchObject({ state: 'fired', fireCount: 1, version: 2 });
+    }
+  }, 60_000);
+
+  it('upgrades a version-5 file: nothing is held for orders, and old trades and alerts read back as they were', async () => {
+    const file = newFile();
+    mkdirSync(dirname(file), { recursive: true });
+    const old = new Database(file);
+    for (const [i, migration] of MIGRATIONS.slice(0, 5).entries()) {
+      old.exec(migration.sql);
+      migration.seed?.(old);
+      old.pragma(`user_version = ${i + 1}`);
+    }
+    old.prepare(`INSERT INTO accounts (username, email, email_norm, role, created_at, currency, email_notifications)
+      VALUES ('alice', 'alice@example.com', 'alice@example.com', 'user', ?, 'usd', 0)`).run(T);
+    old.prepare(`INSERT INTO portfolios (username, cash, holdings, realized_pnl, version, created_at, last_trade_at)
+      VALUES ('alice', '97', '{"bitcoin":{"coinId":"bitcoin","quantity":"0.0001","costBasis":"3"}}', '0', 1, ?, ?)`).run(T, T);
+    old.prepare(`INSERT INTO transactions (transaction_id, username, type, coin_id, quantity, price, amount, fee, timestamp, platform)
+      VALUES ('tx-old', 'alice', 'buy', 'bitcoin', '0.0001', '30000', '3', '0', ?, 'console')`).run(T);
+    old.prepare(`INSERT INTO idempotency (username, key, transaction_id) VALUES ('alice', 'k-old', 'tx-old')`).run();
+    old.prepare(`INSERT INTO alerts (alert_id, username, coin_id, condition, target_price, state, created_at, fire_count, version, updated_at, change_seq)
+      VALUES ('a1', 'alice', 'bitcoin', 'above', '100000', 'armed', ?, 0, 1, ?, 1)`).run(T, T);
+    old.prepare(`UPDATE sequences SET value = 1 WHERE name = 'alert_changes'`).run();
+    old.close();
+
+    const store = open(file);
+    expect(await store.getPortfolio('alice')).toStrictEqual({
+      username: 'alice', cash: '97', reservedCash: '0', holdings: { bitcoin: { coinId: 'bitcoin', quantity: '0.0001', costBasis: '3' } },
+      realizedPnl: '0', version: 1, createdAt: T, lastTradeAt: T,
+    });
+    const oldTrade = { transactionId: 'tx-old', username: 'alice', type: 'buy', coinId: 'bitcoin', quantity: '0.0001', price: '30000', amount: '3', fee: '0', timestamp: T, platform: 'console' };
+    expect((await store.listTransactions('alice', { limit: 10 })).items).toStrictEqual([oldTrade]);
+    expect(await store.executeTrade('alice', 'k-old', fixedBuy('tx-again', '3'))).toStrictEqual({ status: 'duplicate', transaction: oldTrade });
+    expect((await store.listLiveAlerts({ limit: 10 })).items).toStrictEqual([
+      { alertId: 'a1', username: 'alice', coinId: 'bitcoin', condition: 'above', targetPrice: '100000', state: 'armed', createdAt: T, fireCount: 0, version: 1, updatedAt: T },
+    ]);
+
+    // Orders work on the upgraded file, and their change comes after the old rows in the feed.
+    const cursor = await store.alertChangeCursor();
+    expect(await store.changeOrder('alice', { order: buyOrder('o1', '50'), limit: 5, plan: reserve('50') })).toMatchObject({ status: 'done', portfolio: { reservedCash: '50' } });
+    expect((await store.listAlertChanges(cursor)).alerts.map((a) => [a.alertId, a.order?.reserved])).toEqual([['o1', '50']]);
+    expect((await store.stats()).activeAlerts).toBe(1);
+  });
+
+  it('stores held cash and fill prices as TEXT, and an alert’s order terms only for an order', async () => {
+    const file = newFile();
+    const store = open(file);
+    await store.createAccount(account('alice'), '100.10');
+    await store.createAlert({ alertId: 'a1', username: 'alice', coinId: 'bitcoin', condition: 'above', targetPrice: '1',
+      state: 'armed', createdAt: T, fireCount: 0, version: 1, updatedAt: T }, 5);
+    await store.changeOrder('alice', { order: buyOrder('o1', '10.10'), limit: 5, plan: reserve('10.10') });
+    await store.changeOrder('alice', { order: { ...buyOrder('o1', '10.10'), state: 'fired', version: 2, firedAt: T + 1, fireCount: 1, updatedAt: T + 1 },
+      expectedVersion: 1, plan: fillOrder('o1', '10.10') });
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(raw.prepare(`SELECT typeof(reserved_cash) AS reserved, reserved_cash AS value FROM portfolios`).get()).toEqual({ reserved: 'text', value: '0' });
+      expect(raw.prepare(`SELECT order_id, typeof(market_price) AS market FROM transactions`).get()).toEqual({ order_id: 'o1', market: 'text' });
+      expect(raw.prepare(`SELECT alert_id, order_terms IS NULL AS none FROM alerts ORDER BY seq`).all()).toEqual([
+        { alert_id: 'a1', none: 1 }, { alert_id: 'o1', none: 0 },
+      ]);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('fills each order once, and never spends held cash, when two processes fill orders and trade at once', async () => {
+    const file = newFile();
+    const setup = open(file);
+    await setup.createAccount(account('alice'), '1500');
+    const ids = Array.from({ length: 100 }, (_, i) => `o${i}`);
+    for (const id of ids) {
+      expect(await setup.changeOrder('alice', { order: buyOrder(id, '10'), limit: 1000, plan: reserve('10') })).toMatchObject({ status: 'done' });
+    }
+    await setup.close();
+
+    // Each child fills every order (in its own order) and after each tries a market buy of 3 from
+    // free cash. Fills free and spend the same 10, so exactly 500 / 3 = 166 market buys fit.
+    const script = `
+      const { SqliteStore } = await import(process.env.STORE_URL);
+      const { Dec, toStored } = await import(process.env.MONEY_URL);
+      const store = SqliteStore.open({ file: process.env.DB_FILE });
+      const ids = JSON.parse(process.env.IDS);
+      if (process.env.TAG === 'p2') ids.reverse();
+      while (Date.now() < Number(process.env.START_AT)) await new Promise((r) => setTimeout(r, 5));
+      const buy = (current, id, cost, orderId) => {
+        const held = current.holdings.bitcoin;
+        return {
+          ok: true,
+          portfolio: { ...current, cash: toStored(new Dec(current.cash).minus(cost)), version: current.version + 1,
+            reservedCash: orderId ? toStored(new Dec(current.reservedCash).minus(cost)) : current.reservedCash,
+            holdings: { bitcoin: { coinId: 'bitcoin', quantity: toStored(new Dec(held?.quantity ?? 0).plus('0.0001')),
+              costBasis: toStored(new Dec(held?.costBasis ?? 0).plus(cost)) } } },
+          transaction: { transactionId: id, username: 'alice', type: 'buy', coinId: 'bitcoin', quantity: '0.0001',
+            price: toStored(new Dec(cost).times(10000)), amount: cost, fee: '0', timestamp: 1, platform: 'console',
+            ...(orderId && { orderId, marketPrice: '99999' }) },
+        };
+      };
+      const filled = [];
+      let bought = 0;
+      for (const orderId of ids) {
+        const order = await store.getAlert('#orders:alice', orderId);
+        const outcome = await store.changeOrder('alice', {
+          order: { ...order, state: 'fired', version: order.version + 1, firedAt: 2, fireCount: 1, updatedAt: 2 },
+          expectedVersion: order.version,
+          plan: (current) => buy(current, process.env.TAG + '-fill-' + orderId, '10', orderId),
+        });
+        if (outcome.status === 'done') filled.push(orderId);
+        const trade = await store.executeTrade('alice', process.env.TAG + '-k-' + orderId, (current) =>
+          new Dec(current.cash).minus(current.reservedCash).lt(3) ? { ok: false, reason: 'Not enough free cash.' }
+            : buy(current, process.env.TAG + '-buy-' + orderId, '3'));
+        if (trade.status === 'done') bought++;
+      }
+      await store.close();
+      console.log(JSON.stringify({ filled, bought }));
+    `;
+    const [p1, p2] = await twoProcesses<{ filled: string[]; bought: number }>(script, {
+      MONEY_URL: pathToFileURL(join(ROOT, 'core/money.ts')).href, DB_FILE: file, IDS: JSON.stringify(ids),
+    });
+
+    const filled = [...p1!.filled, ...p2!.filled];
+    expect(filled.length).toBe(ids.length);
+    expect(new Set(filled)).toEqual(new Set(ids));
+    expect(p1!.bought + p2!.bought).toBe(166);
+    const store = open(file);
+    expect(await store.getPortfolio('alice')).toMatchObject({ cash: '2', reservedCash: '0', version: 100 + 100 + 166 });
+    const trades = (await store.listTransactions('alice', { limit: 1000 })).items;
+    expect(trades.filter((t) => t.orderId).map((t) => t.orderId).sort()).toEqual([...ids].sort());
+    for (const id of ids.filter((_, i) => i % 17 === 0)) {
+      expect(await store.getAlert('#orders:alice', id)).toMatchObject({ state: 'fired', version: 2 });
+      expect(await store.executeTrade('alice', `order:${id}`, fixedBuy('never', '1'))).toMatchObject({ status: 'duplicate', transaction: { orderId: id } });
     }
   }, 60_000);
 });

@@ -7,9 +7,12 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_COINS } from '../core/coins';
-import { broadcastOwner, type Account, type ActivityEntry, type LinkedIdentity, type OutboxMessage, type Portfolio, type PriceAlert, type Transaction } from '../core/domain';
+import { broadcastOwner, orderOwner, type Account, type ActivityEntry, type LinkedIdentity, type OrderTerms, type OutboxMessage, type Portfolio, type PriceAlert, type Transaction } from '../core/domain';
 import { Dec, toStored } from '../core/money';
-import { ConflictError, type AlertFiring, type ButtonSet, type Page, type PageRequest, type Store, type TradeOutcome, type TradePlan } from '../core/ports';
+import {
+  ConflictError, type AlertFiring, type ButtonSet, type Page, type PageRequest, type PortfolioPlan, type Store, type TradeOutcome, type TradePlan,
+} from '../core/ports';
+import { freeCash, freeQuantity } from '../core/trading';
 
 const T = 1_700_000_000_000;
 
@@ -144,6 +147,102 @@ function sell(transactionId: string, quantity: string, price: string, timestamp 
   };
 }
 
+// ---- orders: records and plans written out by hand (not core/orders), as the core would send them
+
+const DAY = 24 * 3_600_000;
+
+/** An order's record: by default a limit buy of $100.00 of BTC at 50,000 or below, holding $100.00. */
+function orderRecord(orderId: string, username: string, createdAt: number, overrides: Partial<PriceAlert> = {}, terms: Partial<OrderTerms> = {}): PriceAlert {
+  return {
+    alertId: orderId, username: orderOwner(username), coinId: 'bitcoin', condition: 'below', targetPrice: '50000',
+    expiresAt: createdAt + 30 * DAY,
+    state: 'armed', createdAt, fireCount: 0, version: 1, updatedAt: createdAt,
+    order: { side: 'buy', type: 'limit', amount: { kind: 'cash', value: '100.00' }, reserved: '100.00', platform: 'telegram', ...terms },
+    ...overrides,
+  };
+}
+
+/** A sell order's record: a stop-loss of `quantity` BTC below 40,000, holding that quantity. */
+function sellOrderRecord(orderId: string, username: string, quantity: string, createdAt: number): PriceAlert {
+  return orderRecord(orderId, username, createdAt, { targetPrice: '40000' }, { side: 'sell', type: 'stop', amount: { kind: 'quantity', value: quantity }, reserved: quantity });
+}
+
+/** The record as the core writes it when the order ends: one version on, not live. */
+function ended(order: PriceAlert, state: 'fired' | 'removed' | 'expired', at: number, terms: Partial<OrderTerms> = {}): PriceAlert {
+  return {
+    ...order, state, version: order.version + 1, updatedAt: at,
+    ...(state === 'fired' && { firedAt: at, fireCount: order.fireCount + 1 }),
+    order: { ...order.order!, ...terms },
+  };
+}
+
+const addTo = (value: string | undefined, amount: string) => toStored(new Dec(value ?? '0').plus(amount));
+
+/** Holds back free cash for a buy order (core/trading freeCash), or rejects when too little is free. */
+const reserveCash = (amount: string) => (current: Portfolio): PortfolioPlan =>
+  freeCash(current).lt(amount)
+    ? { ok: false, reason: 'Not enough free cash.' }
+    : { ok: true, portfolio: { ...current, reservedCash: addTo(current.reservedCash, amount), version: current.version + 1 } };
+
+/** Lets go of cash held for a buy order (a cancel or an expiry). */
+const releaseCash = (amount: string) => (current: Portfolio): PortfolioPlan =>
+  ({ ok: true, portfolio: { ...current, reservedCash: addTo(current.reservedCash, `-${amount}`), version: current.version + 1 } });
+
+/** Holds back free coin for a sell order, or rejects when too little is free. */
+const reserveCoin = (quantity: string, coinId = 'bitcoin') => (current: Portfolio): PortfolioPlan => {
+  const held = current.holdings[coinId];
+  if (!held || freeQuantity(held).lt(quantity)) return { ok: false, reason: 'Not enough free coin.' };
+  return { ok: true, portfolio: { ...current, holdings: { ...current.holdings, [coinId]: { ...held, reserved: addTo(held.reserved, quantity) } }, version: current.version + 1 } };
+};
+
+/** The fill of a buy order: lets go of what it held, pays for the coin, and says which order it was. */
+function fillBuy(
+  order: PriceAlert, fill: { transactionId: string; quantity: string; price: string; marketPrice: string; fee: string; timestamp: number }, messages?: OutboxMessage[],
+) {
+  return (current: Portfolio): PortfolioPlan => {
+    const tx: Transaction = {
+      ...transaction({ ...fill, username: current.username, type: 'buy', coinId: order.coinId }),
+      platform: order.order!.platform, orderId: order.alertId, marketPrice: fill.marketPrice,
+    };
+    const cost = new Dec(tx.amount).plus(tx.fee);
+    const held = current.holdings[order.coinId];
+    return {
+      ok: true,
+      transaction: tx,
+      ...(messages && { messages }),
+      portfolio: {
+        ...current,
+        cash: toStored(new Dec(current.cash).minus(cost)),
+        reservedCash: addTo(current.reservedCash, `-${order.order!.reserved}`),
+        holdings: {
+          ...current.holdings,
+          [order.coinId]: { ...held, coinId: order.coinId, quantity: addTo(held?.quantity, fill.quantity), costBasis: addTo(held?.costBasis, cost.toFixed()) },
+        },
+        version: current.version + 1,
+      },
+    };
+  };
+}
+
+/** A market buy that spends only free cash and keeps what the holding holds back. */
+function freeBuy(transactionId: string, quantity: string, price: string, timestamp = T, coinId = 'bitcoin') {
+  return (current: Portfolio): TradePlan => {
+    const tx = transaction({ transactionId, username: current.username, type: 'buy', coinId, quantity, price, timestamp });
+    if (freeCash(current).lt(tx.amount)) return { ok: false, reason: 'Not enough free cash.' };
+    const held = current.holdings[coinId];
+    return {
+      ok: true,
+      transaction: tx,
+      portfolio: {
+        ...current,
+        cash: toStored(new Dec(current.cash).minus(tx.amount)),
+        holdings: { ...current.holdings, [coinId]: { ...held, coinId, quantity: addTo(held?.quantity, quantity), costBasis: addTo(held?.costBasis, tx.amount) } },
+        version: current.version + 1,
+      },
+    };
+  };
+}
+
 /** Follows cursors to the end and returns the pages' items. */
 async function pages<T>(fetch: (page: PageRequest) => Promise<Page<T>>, limit: number): Promise<T[][]> {
   const out: T[][] = [];
@@ -200,6 +299,7 @@ export function storeContract(
           cash: '10000.00',
           holdings: {},
           realizedPnl: '0',
+          reservedCash: '0', // none held for orders: '0', never absent
           version: 0,
           createdAt: T,
           lastTradeAt: 0,
@@ -412,6 +512,7 @@ export function storeContract(
           cash: '500',
           holdings: { bitcoin: { coinId: 'bitcoin', quantity: '0.01', costBasis: '500' } },
           realizedPnl: '0',
+          reservedCash: '0',
           version: 1,
           createdAt: T,
           lastTradeAt: T,
@@ -505,7 +606,8 @@ export function storeContract(
           platform: 'telegram',
         };
         await store.executeTrade('alice', 'key-exact', () => ({ ok: true, portfolio: exact, transaction: tx }));
-        expect(await store.getPortfolio('alice')).toEqual(exact);
+        // A plan that leaves reservedCash out holds none back: it reads back as '0'.
+        expect(await store.getPortfolio('alice')).toEqual({ ...exact, reservedCash: '0' });
         expect((await store.listTransactions('alice', { limit: 1 })).items).toEqual([tx]);
       });
 
@@ -754,6 +856,253 @@ export function storeContract(
         expect(await store.pruneAlerts(Date.now() + 24 * 60 * 60_000)).toBe(2);
         expect((await store.listAlerts('alice')).map((a) => a.alertId)).toEqual(['l1']);
         expect(await store.pruneAlerts(Date.now() + 24 * 60 * 60_000)).toBe(0);
+      });
+    });
+
+    describe('orders', () => {
+      const owner = orderOwner('alice');
+      const o1 = orderRecord('o1', 'alice', T);
+      /** A fill of o1: 0.002 BTC at 49,900.00 (the market at 49,875.50 plus costs), $0.10 fee. */
+      const o1Fill = { transactionId: 'tx-o1', quantity: '0.002', price: '49900', marketPrice: '49875.5', fee: '0.10', timestamp: T + 10 };
+      const place = (instance: Store, order: PriceAlert, plan: (p: Portfolio) => PortfolioPlan, limit = 10) =>
+        instance.changeOrder(order.username.slice('#orders:'.length), { order, limit, plan });
+
+      beforeEach(async () => {
+        await store.createAccount(account('alice'), '1000.00');
+        await store.createAccount(account('bob'), '1000.00');
+      });
+
+      it('places an order with its reservation, readable wherever alerts are read, on any instance', async () => {
+        const other = await another();
+        const cursor = await other.alertChangeCursor();
+        const outcome = await store.changeOrder('alice', { order: o1, limit: 5, plan: reserveCash('100.00') });
+        expect(outcome.status).toBe('done');
+        if (outcome.status !== 'done') return;
+        expect(outcome.transaction).toBeUndefined();
+        expect(outcome.portfolio).toMatchObject({ cash: '1000.00', reservedCash: '100', holdings: {}, version: 1, lastTradeAt: 0 });
+        expect(await other.getPortfolio('alice')).toEqual(outcome.portfolio);
+
+        expect(await other.getAlert(owner, 'o1')).toStrictEqual(o1);
+        expect(await other.listAlerts(owner)).toStrictEqual([o1]);
+        expect(await other.listAlerts('alice')).toEqual([]); // an order is not one of her alerts
+        expect((await pages((p) => other.listLiveAlerts(p), 10)).flat()).toStrictEqual([o1]);
+        const seen = await drainChanges(other, cursor);
+        expect(seen.latest.get('o1')).toStrictEqual(o1);
+        // The next order comes through after it, from the cursor the feed gave.
+        const o2 = orderRecord('o2', 'alice', T + 1);
+        await store.changeOrder('alice', { order: o2, limit: 5, plan: reserveCash('100.00') });
+        expect((await drainChanges(other, seen.cursor)).latest.get('o2')).toStrictEqual(o2);
+      });
+
+      it('holds coin for a sell order in the holding, and keeps holdings without one as they were', async () => {
+        await store.executeTrade('alice', 'k1', buy('tx-1', '0.01', '50000'));
+        await store.executeTrade('alice', 'k2', buy('tx-2', '1', '100', T, 'ethereum'));
+        const s1 = sellOrderRecord('s1', 'alice', '0.004', T + 1);
+        expect(await place(store, s1, reserveCoin('0.004'))).toMatchObject({ status: 'done' });
+        const portfolio = (await store.getPortfolio('alice'))!;
+        expect(portfolio.holdings).toStrictEqual({
+          bitcoin: { coinId: 'bitcoin', quantity: '0.01', costBasis: '500', reserved: '0.004' },
+          ethereum: { coinId: 'ethereum', quantity: '1', costBasis: '100' },
+        });
+        expect(portfolio.reservedCash).toBe('0');
+        expect(await store.getAlert(owner, 's1')).toStrictEqual(s1);
+        // Only the free 0.006 can be held for another.
+        expect(await place(store, sellOrderRecord('s2', 'alice', '0.007', T + 2), reserveCoin('0.007'))).toEqual({ status: 'rejected', reason: 'Not enough free coin.' });
+      });
+
+      it('refuses an order id it already has (the same message twice), writing nothing', async () => {
+        await place(store, o1, reserveCash('100.00'));
+        const before = await store.getPortfolio('alice');
+        const cursor = await store.alertChangeCursor();
+        const again = await place(store, orderRecord('o1', 'alice', T + 5, { targetPrice: '45000' }, { amount: { kind: 'cash', value: '200.00' }, reserved: '200.00' }), reserveCash('200.00'));
+        expect(again).toStrictEqual({ status: 'stale', current: o1 });
+        expect(await store.getPortfolio('alice')).toEqual(before);
+        expect(await store.getAlert(owner, 'o1')).toStrictEqual(o1);
+        // Nothing new in the feed (a store may repeat what it reported before, never newer).
+        for (const a of (await drainChanges(store, cursor)).latest.values()) expect(a).toStrictEqual(o1);
+      });
+
+      it('counts open orders per owner against the limit, apart from the user’s alerts', async () => {
+        // Alice's alerts are at their limit: that does not stop her orders.
+        await store.createAlert(alert('a1', 'alice', 'bitcoin', T), 2);
+        await store.createAlert(alert('a2', 'alice', 'bitcoin', T), 2);
+        expect(await place(store, orderRecord('o1', 'alice', T), reserveCash('100'), 2)).toMatchObject({ status: 'done' });
+        expect(await place(store, orderRecord('o2', 'alice', T + 1), reserveCash('100'), 2)).toMatchObject({ status: 'done' });
+        expect(await place(store, orderRecord('o3', 'alice', T + 2), reserveCash('100'), 2)).toEqual({ status: 'limit' });
+        expect(await store.getAlert(owner, 'o3')).toBeNull();
+        expect((await store.getPortfolio('alice'))).toMatchObject({ reservedCash: '200', version: 2 });
+        // Bob's orders count for bob; alice's orders do not fill her alert slots.
+        expect(await place(store, orderRecord('b1', 'bob', T), reserveCash('100'), 2)).toMatchObject({ status: 'done' });
+        await store.deleteAlert('alice', 'a1');
+        expect(await store.createAlert(alert('a3', 'alice', 'bitcoin', T), 2)).toBe('created');
+        expect((await store.listAlerts(owner)).map((o) => o.alertId)).toEqual(['o1', 'o2']);
+      });
+
+      it('writes nothing when the plan rejects: no order, no reservation, no change', async () => {
+        const before = await store.getPortfolio('alice');
+        const cursor = await store.alertChangeCursor();
+        expect(await place(store, o1, reserveCash('1000.01'))).toEqual({ status: 'rejected', reason: 'Not enough free cash.' });
+        expect(await store.getAlert(owner, 'o1')).toBeNull();
+        expect(await store.getPortfolio('alice')).toEqual(before);
+        expect((await drainChanges(store, cursor)).latest.size).toBe(0);
+
+        // A change whose plan rejects leaves the order open at its version.
+        await place(store, o1, reserveCash('100.00'));
+        const refused = await store.changeOrder('alice', { order: ended(o1, 'removed', T + 5), expectedVersion: 1, plan: () => ({ ok: false, reason: 'No.' }) });
+        expect(refused).toEqual({ status: 'rejected', reason: 'No.' });
+        expect(await store.getAlert(owner, 'o1')).toStrictEqual(o1);
+        expect((await store.getPortfolio('alice'))?.reservedCash).toBe('100');
+      });
+
+      it('changes an order only while it is open and at the expected version', async () => {
+        await place(store, o1, reserveCash('100.00'));
+        const cancelled = ended(o1, 'removed', T + 5, { endReason: 'cancelled' });
+        expect(await store.changeOrder('alice', { order: { ...cancelled, version: 3 }, expectedVersion: 2, plan: releaseCash('100.00') }))
+          .toStrictEqual({ status: 'stale', current: o1 });
+        expect(await store.changeOrder('alice', { order: orderRecord('nope', 'alice', T, { version: 2 }), expectedVersion: 1, plan: releaseCash('100.00') }))
+          .toStrictEqual({ status: 'stale', current: null });
+        expect(await store.changeOrder('bob', { order: { ...cancelled, username: orderOwner('bob') }, expectedVersion: 1, plan: releaseCash('100.00') }))
+          .toStrictEqual({ status: 'stale', current: null }); // not bob's
+        expect((await store.getPortfolio('alice'))).toMatchObject({ reservedCash: '100', version: 1 });
+
+        const done = await store.changeOrder('alice', { order: cancelled, expectedVersion: 1, plan: releaseCash('100.00') });
+        expect(done).toMatchObject({ status: 'done', portfolio: { reservedCash: '0', cash: '1000.00', version: 2 } });
+        expect(await store.getAlert(owner, 'o1')).toStrictEqual(cancelled);
+        expect((await store.listLiveAlerts({ limit: 10 })).items).toEqual([]);
+
+        // Finished: no version moves it again.
+        for (const expectedVersion of [1, 2]) {
+          const late = await store.changeOrder('alice', { order: { ...ended(cancelled, 'expired', T + 9) }, expectedVersion, plan: releaseCash('100.00') });
+          expect(late).toStrictEqual({ status: 'stale', current: cancelled });
+        }
+        expect((await store.getPortfolio('alice'))).toMatchObject({ reservedCash: '0', version: 2 });
+      });
+
+      it('fills an order: its trade with order id and market price, once, with its messages', async () => {
+        const other = await another();
+        await place(store, o1, reserveCash('100.00'));
+        const cursor = await other.alertChangeCursor();
+        const notice = emailMessage('order:o1:filled:email', { kind: 'trade', email: { subject: 'Order filled', body: 'Bought 0.002 BTC' } });
+        const filled = ended(o1, 'fired', T + 10, { transactionId: 'tx-o1' });
+
+        const outcome = await store.changeOrder('alice', { order: filled, expectedVersion: 1, plan: fillBuy(o1, o1Fill, [notice]) });
+        expect(outcome.status).toBe('done');
+        if (outcome.status !== 'done') return;
+        const tx: Transaction = {
+          transactionId: 'tx-o1', username: 'alice', type: 'buy', coinId: 'bitcoin', quantity: '0.002', price: '49900', amount: '99.8', fee: '0.10',
+          timestamp: T + 10, platform: 'telegram', orderId: 'o1', marketPrice: '49875.5',
+        };
+        expect(outcome.transaction).toStrictEqual(tx);
+        expect(outcome.portfolio).toMatchObject({
+          cash: '900.1', reservedCash: '0', version: 2, lastTradeAt: T + 10,
+          holdings: { bitcoin: { coinId: 'bitcoin', quantity: '0.002', costBasis: '99.9' } },
+        });
+        expect(await other.getPortfolio('alice')).toEqual(outcome.portfolio);
+        expect((await other.listTransactions('alice', { limit: 10 })).items).toStrictEqual([tx]);
+        expect((await other.listAllTransactions({ limit: 10 })).items).toStrictEqual([tx]);
+        expect(await other.getOutboxMessage(notice.id)).toStrictEqual(notice);
+        expect(await other.getAlert(owner, 'o1')).toStrictEqual(filled);
+        expect((await drainChanges(other, cursor)).latest.get('o1')).toStrictEqual(filled);
+        expect(await other.stats()).toMatchObject({ transactions: 1 });
+        expect(new Dec((await other.stats()).buyVolume).eq('99.8')).toBe(true);
+
+        // The fill used the key `order:o1`: a trade with that key is the same fill, and changes nothing.
+        const again = await other.executeTrade('alice', 'order:o1', buy('tx-again', '0.001', '50000'));
+        expect(again).toStrictEqual({ status: 'duplicate', transaction: tx });
+        // And the filled order cannot fill again.
+        const twice = await other.changeOrder('alice', { order: ended(filled, 'fired', T + 20), expectedVersion: 1, plan: fillBuy(o1, { ...o1Fill, transactionId: 'tx-o1-b' }) });
+        expect(twice).toStrictEqual({ status: 'stale', current: filled });
+        expect(await other.getPortfolio('alice')).toEqual(outcome.portfolio);
+        expect((await other.listTransactions('alice', { limit: 10 })).items).toHaveLength(1);
+      });
+
+      it('queues a placement’s or cancel’s messages with it, and none when it is refused', async () => {
+        const placed = outboxMessage('order:o1:placed');
+        await store.changeOrder('alice', { order: o1, limit: 5, plan: (p) => ({ ...(reserveCash('100.00')(p) as { ok: true; portfolio: Portfolio }), messages: [placed] }) });
+        expect(await store.getOutboxMessage(placed.id)).toStrictEqual(placed);
+        const refused = outboxMessage('order:o1:again');
+        expect((await store.changeOrder('alice', { order: o1, limit: 5, plan: (p) => ({ ...(reserveCash('1')(p) as { ok: true; portfolio: Portfolio }), messages: [refused] }) })).status).toBe('stale');
+        expect(await store.getOutboxMessage(refused.id)).toBeNull();
+      });
+
+      it('lets the owner place up to the limit again once an order ends', async () => {
+        expect(await place(store, o1, reserveCash('100.00'), 1)).toMatchObject({ status: 'done' });
+        const o2 = orderRecord('o2', 'alice', T + 1);
+        expect(await place(store, o2, reserveCash('100.00'), 1)).toEqual({ status: 'limit' });
+        await store.changeOrder('alice', { order: ended(o1, 'fired', T + 10, { transactionId: 'tx-o1' }), expectedVersion: 1, plan: fillBuy(o1, o1Fill) });
+        expect(await place(store, o2, reserveCash('100.00'), 1)).toMatchObject({ status: 'done' });
+        await store.changeOrder('alice', { order: ended(o2, 'expired', T + 20, { endReason: 'expired' }), expectedVersion: 1, plan: releaseCash('100.00') });
+        expect(await place(store, orderRecord('o3', 'alice', T + 2), reserveCash('100.00'), 1)).toMatchObject({ status: 'done' });
+        expect((await store.listAlerts(owner)).map((o) => [o.alertId, o.state])).toEqual([['o1', 'fired'], ['o2', 'expired'], ['o3', 'armed']]);
+      });
+
+      it('keeps reservations through a market trade, whose transaction has no order id', async () => {
+        await store.executeTrade('alice', 'k1', buy('tx-1', '0.01', '50000')); // cash 500
+        await place(store, o1, reserveCash('300'));
+        await place(store, sellOrderRecord('s1', 'alice', '0.004', T + 1), reserveCoin('0.004'));
+        expect(await store.executeTrade('alice', 'k2', freeBuy('tx-2', '0.01', '50000'))).toEqual({ status: 'rejected', reason: 'Not enough free cash.' });
+
+        const outcome = await store.executeTrade('alice', 'k3', freeBuy('tx-3', '0.002', '50000', T + 5));
+        expect(outcome.status).toBe('done');
+        const portfolio = (await store.getPortfolio('alice'))!;
+        expect(outcome.status === 'done' && outcome.portfolio).toEqual(portfolio);
+        expect(portfolio).toMatchObject({ cash: '400', reservedCash: '300' });
+        expect(portfolio.holdings.bitcoin).toStrictEqual({ coinId: 'bitcoin', quantity: '0.012', costBasis: '600', reserved: '0.004' });
+        const [latest] = (await store.listTransactions('alice', { limit: 1 })).items;
+        expect(latest).toStrictEqual(transaction({ transactionId: 'tx-3', username: 'alice', type: 'buy', coinId: 'bitcoin', quantity: '0.002', price: '50000', timestamp: T + 5 }));
+        expect(await store.executeTrade('alice', 'k3', freeBuy('tx-4', '0.001', '1'))).toStrictEqual({ status: 'duplicate', transaction: latest });
+      });
+
+      it('fills an order once when two instances fill it at once', async () => {
+        const other = await another();
+        await place(store, o1, reserveCash('100.00'));
+        const filled = ended(o1, 'fired', T + 10, { transactionId: 'tx-o1' });
+        const outcomes = await Promise.all([store, other].map((instance, n) =>
+          instance.changeOrder('alice', { order: filled, expectedVersion: 1, plan: fillBuy(o1, { ...o1Fill, transactionId: `tx-${n}` }) })));
+        expect(outcomes.map((o) => o.status).sort()).toEqual(['done', 'stale']);
+        const portfolio = (await store.getPortfolio('alice'))!;
+        expect(portfolio).toMatchObject({ cash: '900.1', reservedCash: '0', version: 2 });
+        expect((await store.listTransactions('alice', { limit: 10 })).items).toHaveLength(1);
+        expect(await store.getAlert(owner, 'o1')).toStrictEqual(filled);
+      });
+
+      it('never lets an order and a market trade both have the same cash, on any instance', async () => {
+        const other = await another();
+        const users = Array.from({ length: 8 }, (_, i) => `racer${i}`);
+        for (const u of users) await store.createAccount(account(u), '100.00');
+        // Each user's $80 order and $50 market buy are placed at once, from two instances in turn.
+        const outcomes = await Promise.all(users.map(async (u, i) => {
+          const [a, b] = i % 2 ? [store, other] : [other, store];
+          const [order, trade] = await Promise.all([
+            place(a, orderRecord(`o-${u}`, u, T, {}, { reserved: '80' }), reserveCash('80')),
+            b.executeTrade(u, `k-${u}`, freeBuy(`tx-${u}`, '0.001', '50000')),
+          ]);
+          return [order.status, trade.status];
+        }));
+        for (const [i, u] of users.entries()) {
+          const [order, trade] = outcomes[i]!;
+          expect([order, trade], u).not.toEqual(['done', 'done']);
+          expect([order, trade].filter((s) => s === 'done'), u).toHaveLength(1);
+          const portfolio = (await store.getPortfolio(u))!;
+          expect(freeCash(portfolio).isNegative(), u).toBe(false);
+          expect(portfolio).toMatchObject(order === 'done' ? { cash: '100.00', reservedCash: '80' } : { cash: '50', reservedCash: '0' });
+        }
+      });
+
+      it('leaves orders out of the active alert count', async () => {
+        await store.createAlert(alert('a1', 'alice', 'bitcoin', T), 5);
+        await store.createAlert(alert('g1', broadcastOwner('telegram:-100123'), 'bitcoin', T), 5);
+        await place(store, o1, reserveCash('100.00'));
+        await place(store, orderRecord('b1', 'bob', T), reserveCash('100.00'));
+        expect((await store.stats()).activeAlerts).toBe(2);
+      });
+
+      it('keeps an order’s terms when it is fired, re-armed or removed as an alert', async () => {
+        await place(store, o1, reserveCash('100.00'));
+        expect(await store.fireAlerts([firing(owner, 'o1', 1, 'cooling', T + 10)])).toEqual(new Set(['o1']));
+        expect(await store.setAlertState(owner, 'o1', 2, 'armed', T + 20)).toBe(true);
+        expect(await store.deleteAlert(owner, 'o1')).toBe(true);
+        expect(await store.getAlert(owner, 'o1')).toMatchObject({ state: 'removed', version: 4, order: o1.order });
       });
     });
 

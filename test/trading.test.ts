@@ -179,7 +179,7 @@ describe('buying and selling', () => {
     });
     const buy = await withButtons('/buy btc $99999999');
     expect(buy.message.buttons).toBeUndefined();
-    expect(renderPlainText(buy.message)).toMatch(/^Not enough cash: you have \$10,000\.00 and asked to spend \$99,999,999\.00\./);
+    expect(renderPlainText(buy.message)).toMatch(/^Not enough cash: you have \$10,000\.00 free and asked to spend \$99,999,999\.00\./);
     const sell = await withButtons('/sell eth 5');
     expect(sell.message.buttons).toBeUndefined();
     expect(renderPlainText(sell.message)).toMatch(/^You hold no ETH\./);

@@ -7,11 +7,16 @@
  *   range query per shard over what changed, and never re-reads every armed alert.
  * - The owner's live count is bumped and dropped in the same transaction as the state change
  *   that causes it: on the account item for users (`activeAlerts`, as before), on a `#live` item
- *   in the owner's own partition for a chat's broadcast rules (chats have no account).
+ *   in the owner's own partition for the other owners, whose names start with `#`: a chat's
+ *   broadcast rules (`#chat:`; chats have no account) and a user's paper orders (`#orders:`; so
+ *   they count apart from the user's alerts).
+ * - Paper orders (core/orders) are records here too, so the live index and the change feed carry
+ *   them to every instance; the store writes them in its changeOrder transaction (orderWrites).
+ *   They are not alerts in the stats: the `activeAlerts` stats counter leaves them out.
  * - State changes are conditioned on the version the caller saw and on the alert being live, so of
  *   racing instances exactly one claims a firing.
  */
-import { isLiveAlert, type PriceAlert } from '../../core/domain';
+import { isLiveAlert, usernameOfOrderOwner, type PriceAlert } from '../../core/domain';
 import type { AlertChanges, AlertFiring, Page, PageRequest } from '../../core/ports';
 import {
   OWNER_COUNT_ID,
@@ -45,7 +50,11 @@ const FIRE_CONCURRENCY = 25;
 const RACE_ATTEMPTS = 10;
 
 const LIVE_STATES = { ':armed': 'armed', ':cooling': 'cooling' };
-const isChatOwner = (owner: string) => owner.startsWith('#chat:');
+/** Users are [a-z0-9_]: an owner starting with `#` is a chat or an order owner, counted on its own
+ *  `#live` item. */
+const hasOwnCountItem = (owner: string) => owner.startsWith('#');
+/** Orders are kept out of the stats' active alerts. */
+const isAlertOwner = (owner: string) => usernameOfOrderOwner(owner) === undefined;
 
 export class DynamoAlerts {
   constructor(
@@ -68,10 +77,10 @@ export class DynamoAlerts {
     }
     // The count is bumped in the same transaction, conditioned on the limit: racing creates
     // cannot both squeeze under it.
-    const failed = await this.io.transact([this.ownerCountUnder(alert.username, limit), put, this.io.count({ activeAlerts: 1 })]);
+    const failed = await this.io.transact([this.ownerCountUnder(alert.username, limit), put, ...this.statsCount(alert.username, 1)]);
     if (!failed) return 'created';
     if (conditionFailed(failed, 0)) {
-      if (!isChatOwner(alert.username) && !failed.items[0]) throw new Error(`No account ${alert.username} for alert ${alert.alertId}`);
+      if (!hasOwnCountItem(alert.username) && !failed.items[0]) throw new Error(`No account ${alert.username} for alert ${alert.alertId}`);
       return 'limit';
     }
     throw new Error(`Alert ${alert.alertId} already exists`);
@@ -124,7 +133,7 @@ export class DynamoAlerts {
           },
         },
       ];
-      if (isLiveAlert(current.state)) actions.push(this.ownerCount(owner, -1), this.io.count({ activeAlerts: -1 }));
+      if (isLiveAlert(current.state)) actions.push(...this.liveCountDrop(owner));
       if (!(await this.io.transact(actions))) return true;
       // It changed since we read it (fired, say): read again.
     }
@@ -216,7 +225,7 @@ export class DynamoAlerts {
         ...this.stateChange(f, { state: f.state, firedAt: f.at }, !finished, true),
       },
     };
-    const counts = finished ? [this.ownerCount(f.username, -1), this.io.count({ activeAlerts: -1 }, counterShard)] : [];
+    const counts = finished ? this.liveCountDrop(f.username, counterShard) : [];
     let messages = f.messages;
     for (;;) {
       const failed = await this.io.transact([update, ...messages.map((m) => putMessage(this.t.outbox, m)), ...counts]);
@@ -234,7 +243,7 @@ export class DynamoAlerts {
     const actions: WriteAction[] = [
       { Update: { TableName: this.t.priceAlerts, Key: { username: owner, alertId }, ...this.stateChange({ username: owner, alertId, version, at }, { state }, live) } },
     ];
-    if (!live) actions.push(this.ownerCount(owner, -1), this.io.count({ activeAlerts: -1 }));
+    if (!live) actions.push(...this.liveCountDrop(owner));
     return !(await this.io.transact(actions));
   }
 
@@ -256,7 +265,49 @@ export class DynamoAlerts {
     );
   }
 
+  // ---- orders: the record's part of the store's changeOrder transaction ---------------------------
+
+  /**
+   * The writes that put an order's record as given (see OrderChange), for the caller's
+   * transaction: the Put, conditioned on the id being new (`expectedVersion` absent) or on the
+   * stored record being live at `expectedVersion`; and, when the owner's open count changes, its
+   * update: +1 under `limit` for a new open order, -1 when a change ends one.
+   */
+  orderWrites(order: PriceAlert, expectedVersion: number | undefined, limit: number | undefined): { put: WriteAction; count?: WriteAction } {
+    const owner = order.username;
+    const put: WriteAction = {
+      Put: {
+        TableName: this.t.priceAlerts,
+        Item: alertItem(order),
+        ...(expectedVersion === undefined
+          ? { ConditionExpression: 'attribute_not_exists(#a)', ExpressionAttributeNames: { '#a': 'alertId' } }
+          : {
+              ConditionExpression: '#v = :v AND #state IN (:armed, :cooling)',
+              ExpressionAttributeNames: { '#v': 'version', '#state': 'state' },
+              ExpressionAttributeValues: { ':v': expectedVersion, ...LIVE_STATES },
+            }),
+      },
+    };
+    const live = isLiveAlert(order.state);
+    if (expectedVersion === undefined) {
+      if (!live) return { put };
+      return { put, count: limit === undefined ? this.ownerCount(owner, 1) : this.ownerCountUnder(owner, limit) };
+    }
+    // The stored record was live (the condition says so): the count drops only if this ends it.
+    return live ? { put } : { put, count: this.ownerCount(owner, -1) };
+  }
+
   // ---- helpers ----------------------------------------------------------------------------------
+
+  /** The counts that drop when a live record stops being live: its owner's, and the stats' for an alert. */
+  private liveCountDrop(owner: string, counterShard?: number): WriteAction[] {
+    return [this.ownerCount(owner, -1), ...this.statsCount(owner, -1, counterShard)];
+  }
+
+  /** The stats' active alerts, for alerts and broadcast rules only. */
+  private statsCount(owner: string, delta: number, counterShard?: number): WriteAction[] {
+    return isAlertOwner(owner) ? [this.io.count({ activeAlerts: delta }, counterShard)] : [];
+  }
 
   /**
    * The update of a live alert at `version` to a new state at `at`: version + 1 (and fireCount + 1
@@ -307,7 +358,7 @@ export class DynamoAlerts {
 
   /** +1 to the owner's live count if it is under `limit` (the account item must exist for a user). */
   private ownerCountUnder(owner: string, limit: number): WriteAction {
-    const user = !isChatOwner(owner);
+    const user = !hasOwnCountItem(owner);
     return {
       Update: {
         ...this.ownerCountItem(owner),
@@ -331,9 +382,10 @@ export class DynamoAlerts {
     };
   }
 
-  /** Where the owner's live count is kept: a user's account item, or a chat's `#live` item. */
+  /** Where the owner's live count is kept: a user's account item, or the `#live` item of a chat or
+   *  an order owner. */
   private ownerCountItem(owner: string) {
-    return isChatOwner(owner)
+    return hasOwnCountItem(owner)
       ? { TableName: this.t.priceAlerts, Key: { username: owner, alertId: OWNER_COUNT_ID } }
       : { TableName: this.t.users, Key: { username: owner } };
   }

@@ -4,8 +4,9 @@
  * Everything that must change together is one TransactWriteItems with conditions, so no reader
  * ever sees half a change and no race slips past a check: an account with its email, portfolio
  * and identity; a trade with its portfolio, ledger entry, idempotency record and counters; an
- * alert with its owner's alert count. Trades are optimistic: the portfolio write is conditioned
- * on the version that was read, and a lost race re-reads and re-plans.
+ * alert with its owner's alert count; an order's step with its portfolio change (and, for a fill,
+ * everything a trade writes). Trades and order steps are optimistic: the portfolio write is
+ * conditioned on the version that was read, and a lost race re-reads and re-plans.
  *
  * stats() never scans: counters live on a few sharded items, updated inside the same
  * transactions as the records they count.
@@ -25,9 +26,9 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { Account, ActivityEntry, ChatState, Coin, LinkedIdentity, OutboxMessage, Portfolio, PriceAlert, Role, SystemStats, Transaction } from '../../core/domain';
-import { ROLES } from '../../core/domain';
+import { ROLES, isLiveAlert, orderOwner } from '../../core/domain';
 import { Dec, toStored } from '../../core/money';
-import { applyPlan } from '../../core/trading';
+import { applyPlan, applyPortfolioPlan } from '../../core/trading';
 import {
   ConflictError,
   type AccountPatch,
@@ -36,6 +37,8 @@ import {
   type OutboxSettlement,
   type Attempts,
   type ButtonSet,
+  type OrderChange,
+  type OrderOutcome,
   type Page,
   type PageRequest,
   type Store,
@@ -384,56 +387,24 @@ export class DynamoDbStore implements Store {
     // Messages found already queued (their ids are deterministic): the trade goes ahead without them.
     const queued = new Set<string>();
     for (let attempt = 0; ; attempt++) {
-      const [earlier, row] = await Promise.all([this.get(this.t.idempotency, { id: keyId }), this.get(this.t.portfolios, { username })]);
+      const [earlier, current] = await Promise.all([this.get(this.t.idempotency, { id: keyId }), this.readPortfolio(username)]);
       if (earlier) return { status: 'duplicate', transaction: toTransaction(earlier.transaction as Item) };
-      if (!row) return { status: 'rejected', reason: 'No portfolio for this account.' };
-      const current = toPortfolio(row);
-      // A portfolio written before lastTradeAt existed: its latest trade says the same.
-      if (row.lastTradeAt === undefined) current.lastTradeAt = await this.latestTradeAt(username);
+      if (!current) return { status: 'rejected', reason: 'No portfolio for this account.' };
 
       // The plan re-checks cash and holdings on every attempt, so a lost race that leaves too
       // little money ends as the same "not enough" answer the embedded store gives.
       const decision = applyPlan(username, current, plan);
       if (!decision.ok) return { status: 'rejected', reason: decision.reason };
-      const { transaction, portfolio } = decision;
+      const { transaction } = decision;
       const messages = decision.messages.filter((m) => !queued.has(m.id));
 
       const failed = await this.transact([
-        {
-          Put: {
-            TableName: this.t.portfolios,
-            Item: portfolioItem(portfolio),
-            ConditionExpression: '#v = :expected',
-            ExpressionAttributeNames: { '#v': 'version' },
-            ExpressionAttributeValues: { ':expected': current.version },
-          },
-        },
-        {
-          Put: {
-            TableName: this.t.transactions,
-            Item: transactionItem(transaction),
-            ConditionExpression: 'attribute_not_exists(#sk)',
-            ExpressionAttributeNames: { '#sk': 'sk' },
-          },
-        },
-        {
-          Put: {
-            TableName: this.t.idempotency,
-            Item: {
-              id: keyId,
-              transaction: transactionFields(transaction),
-              ttl: ttlSeconds(transaction.timestamp) + TRADE_KEY_RETENTION_S,
-            },
-            ConditionExpression: 'attribute_not_exists(#id)',
-            ExpressionAttributeNames: { '#id': 'id' },
-          },
-        },
-        // Exact: the amount goes over the wire as the decimal string, DynamoDB adds decimals exactly.
-        this.count({ transactions: 1, [`${transaction.type}Volume`]: NumberValue.from(transaction.amount) }),
+        this.portfolioPut(decision.portfolio, current.version),
+        ...this.tradeWrites(keyId, transaction),
         // The confirmation email and the like, queued atomically with the trade.
         ...messages.map((m) => putMessage(this.t.outbox, m)),
       ]);
-      if (!failed) return { status: 'done', portfolio, transaction };
+      if (!failed) return { status: 'done', portfolio: stored(decision.portfolio), transaction };
 
       if (conditionFailed(failed, 1) || conditionFailed(failed, 2)) {
         // Another instance ran the same key (the same message) first: report what it did. Either
@@ -444,15 +415,130 @@ export class DynamoDbStore implements Store {
           throw new Error(`Transaction ${transaction.transactionId} at ${transaction.timestamp} is already in ${username}'s ledger`);
         }
       }
-      const alreadyQueued = messages.filter((_, i) => conditionFailed(failed, 4 + i));
-      if (alreadyQueued.length && !conditionFailed(failed, 0)) {
-        for (const m of alreadyQueued) queued.add(m.id);
-        continue;
-      }
+      if (addQueued(failed, messages, 4, queued)) continue;
       // The portfolio moved on since we read it: read it again and re-plan.
-      if (attempt + 1 >= VERSION_ATTEMPTS) throw new Error(`Trade for ${username} lost the race ${VERSION_ATTEMPTS} times; try again`);
-      await sleep(backoffDelay(attempt, TRADE_BACKOFF));
+      await this.lostVersionRace(attempt, `Trade for ${username}`);
     }
+  }
+
+  async changeOrder(username: string, change: OrderChange): Promise<OrderOutcome> {
+    // Someone else's record, or an alert passed as an order, is the caller's bug: refuse loudly.
+    if (change.order.username !== orderOwner(username) || !change.order.order) {
+      throw new Error(`changeOrder for ${username} was given ${change.order.username}'s record ${change.order.alertId}`);
+    }
+    // In the same per-account queue as trades: this instance's steps on one portfolio do not race each other.
+    return this.trades.run(username, () => this.orderOptimistically(username, change));
+  }
+
+  /**
+   * As tradeOptimistically, with the order's record in the transaction: its Put conditioned on
+   * the order being new or live at the expected version, and the owner's open-order count. The
+   * order is checked on every attempt, so a race lost to another instance's change of the same
+   * order (a fill on two instances at once) ends as `stale`, not as a second write.
+   */
+  private async orderOptimistically(username: string, { order, expectedVersion, limit, plan }: OrderChange): Promise<OrderOutcome> {
+    // The same record executeTrade checks: a trade with this key is this fill.
+    const keyId = tradeKeyId(username, `order:${order.alertId}`);
+    const reread = async (): Promise<OrderOutcome> => ({ status: 'stale', current: await this.alerts.getAlert(order.username, order.alertId) });
+    const queued = new Set<string>();
+    for (let attempt = 0; ; attempt++) {
+      // The portfolio first, then the order, not both at once: two reads are no snapshot, and a
+      // portfolio newer than the order (read after another instance's fill committed, the order
+      // before) would have the plan fill an order whose reservation is gone. Every order step
+      // bumps the portfolio version, so an order read after the portfolio is either as it was
+      // then, or newer and the portfolio's condition fails and we read again.
+      const current = await this.readPortfolio(username);
+      const existing = await this.alerts.getAlert(order.username, order.alertId);
+      const fresh = expectedVersion === undefined ? !existing : existing !== null && isLiveAlert(existing.state) && existing.version === expectedVersion;
+      if (!fresh) return { status: 'stale', current: existing };
+      if (!current) return { status: 'rejected', reason: 'No portfolio for this account.' };
+
+      const decision = applyPortfolioPlan(username, current, plan);
+      if (!decision.ok) return { status: 'rejected', reason: decision.reason };
+      const { transaction } = decision;
+      const messages = decision.messages.filter((m) => !queued.has(m.id));
+
+      // Indexes matter: a cancellation names failed conditions by position.
+      const { put, count } = this.alerts.orderWrites(order, expectedVersion, limit);
+      const actions: WriteAction[] = [this.portfolioPut(decision.portfolio, current.version), put];
+      const countAt = count ? actions.push(count) - 1 : -1;
+      const tradeAt = actions.length;
+      if (transaction) actions.push(...this.tradeWrites(keyId, transaction));
+      const messagesAt = actions.length;
+      actions.push(...messages.map((m) => putMessage(this.t.outbox, m)));
+
+      const failed = await this.transact(actions);
+      if (!failed) return { status: 'done', portfolio: stored(decision.portfolio), ...(transaction && { transaction }) };
+
+      // The order changed (or was placed) since we read it: say how it is now.
+      if (conditionFailed(failed, 1)) return reread();
+      if (countAt >= 0 && conditionFailed(failed, countAt)) return { status: 'limit' };
+      if (transaction && (conditionFailed(failed, tradeAt) || conditionFailed(failed, tradeAt + 1))) {
+        // The fill's key is used: it was filled already (DynamoDB Local names only the first
+        // failed condition, so the ledger's may stand for it).
+        if (await this.get(this.t.idempotency, { id: keyId })) return reread();
+        throw new Error(`Transaction ${transaction.transactionId} at ${transaction.timestamp} is already in ${username}'s ledger`);
+      }
+      if (addQueued(failed, messages, messagesAt, queued)) continue;
+      await this.lostVersionRace(attempt, `Order ${order.alertId} for ${username}`);
+    }
+  }
+
+  /** The portfolio as a plan sees it, or null when the account has none. */
+  private async readPortfolio(username: string): Promise<Portfolio | null> {
+    const row = await this.get(this.t.portfolios, { username });
+    if (!row) return null;
+    const current = toPortfolio(row);
+    // A portfolio written before lastTradeAt existed: its latest trade says the same.
+    if (row.lastTradeAt === undefined) current.lastTradeAt = await this.latestTradeAt(username);
+    return current;
+  }
+
+  /** The planned portfolio, written only if it is still at the version it was planned from. */
+  private portfolioPut(portfolio: Portfolio, expectedVersion: number): WriteAction {
+    return {
+      Put: {
+        TableName: this.t.portfolios,
+        Item: portfolioItem(portfolio),
+        ConditionExpression: '#v = :expected',
+        ExpressionAttributeNames: { '#v': 'version' },
+        ExpressionAttributeValues: { ':expected': expectedVersion },
+      },
+    };
+  }
+
+  /**
+   * What a trade writes besides its portfolio, for a market trade and an order's fill alike: the
+   * ledger entry (its time key unique), the idempotency record (new; a copy of the transaction,
+   * which a repeat of the key reports) and the stats counters. Three actions, in this order.
+   */
+  private tradeWrites(keyId: string, transaction: Transaction): WriteAction[] {
+    return [
+      {
+        Put: {
+          TableName: this.t.transactions,
+          Item: transactionItem(transaction),
+          ConditionExpression: 'attribute_not_exists(#sk)',
+          ExpressionAttributeNames: { '#sk': 'sk' },
+        },
+      },
+      {
+        Put: {
+          TableName: this.t.idempotency,
+          Item: { id: keyId, transaction: transactionFields(transaction), ttl: ttlSeconds(transaction.timestamp) + TRADE_KEY_RETENTION_S },
+          ConditionExpression: 'attribute_not_exists(#id)',
+          ExpressionAttributeNames: { '#id': 'id' },
+        },
+      },
+      // Exact: the amount goes over the wire as the decimal string, DynamoDB adds decimals exactly.
+      this.count({ transactions: 1, [`${transaction.type}Volume`]: NumberValue.from(transaction.amount) }),
+    ];
+  }
+
+  /** Another writer moved the portfolio on: back off before re-reading, or give up after many tries. */
+  private async lostVersionRace(attempt: number, what: string): Promise<void> {
+    if (attempt + 1 >= VERSION_ATTEMPTS) throw new Error(`${what} lost the race ${VERSION_ATTEMPTS} times; try again`);
+    await sleep(backoffDelay(attempt, TRADE_BACKOFF));
   }
 
   private async latestTradeAt(username: string): Promise<number> {
@@ -986,6 +1072,21 @@ export class DynamoDbStore implements Store {
     } while (start);
     return items;
   }
+}
+
+/** The portfolio as getPortfolio reads it back (reservedCash '0' when the plan left it out). */
+const stored = (portfolio: Portfolio): Portfolio => toPortfolio(portfolioItem(portfolio));
+
+/**
+ * When only messages starting at `at` failed their condition (already queued: their ids are
+ * deterministic), adds them to `queued` and says so, for the caller to go again without them.
+ * A failed portfolio condition (index 0) means a re-plan instead.
+ */
+function addQueued(failed: Cancellation, messages: OutboxMessage[], at: number, queued: Set<string>): boolean {
+  const already = messages.filter((_, i) => conditionFailed(failed, at + i));
+  if (!already.length || conditionFailed(failed, 0)) return false;
+  for (const m of already) queued.add(m.id);
+  return true;
 }
 
 function isConditionalCheckFailed(error: unknown): boolean {

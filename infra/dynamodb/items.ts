@@ -7,7 +7,7 @@
  * Conversions back to the domain pick fields explicitly, so index and bookkeeping attributes
  * (sk, listPk, rev, ...) never leak into what the core sees.
  */
-import type { Account, ActivityEntry, ChatState, LinkedIdentity, OutboxMessage, Portfolio, PriceAlert, Transaction } from '../../core/domain';
+import type { Account, ActivityEntry, ChatState, Holding, LinkedIdentity, OrderTerms, OutboxMessage, Portfolio, PriceAlert, Transaction } from '../../core/domain';
 import { isLiveAlert } from '../../core/domain';
 import type { Attempts, ButtonSet, StoredButtons } from '../../core/ports';
 import { ACCOUNTS_PARTITION, ACTIVITY_SHARDS, ALERT_SHARDS, COUNTER_SHARDS, OUTBOX_SHARDS, TRANSACTION_FEED_SHARDS } from './tables';
@@ -87,23 +87,33 @@ export function toAccount(i: Item): Account {
 
 // ---- portfolios and transactions ------------------------------------------------------------------
 
+/** `reservedCash` is always written ('0' when nothing is held for orders); a holding's `reserved`
+ *  only when it has one, so holdings without orders keep their old shape. */
 export function portfolioItem(p: Portfolio): Item {
+  const holdings: Record<string, Holding> = {};
+  for (const [coinId, h] of Object.entries(p.holdings)) holdings[coinId] = holdingFields(h);
   return {
-    username: p.username, cash: p.cash, holdings: p.holdings, realizedPnl: p.realizedPnl, version: p.version, createdAt: p.createdAt,
-    lastTradeAt: p.lastTradeAt,
+    username: p.username, cash: p.cash, reservedCash: p.reservedCash ?? '0', holdings, realizedPnl: p.realizedPnl, version: p.version,
+    createdAt: p.createdAt, lastTradeAt: p.lastTradeAt,
   };
+}
+
+function holdingFields(h: Holding): Holding {
+  const holding: Holding = { coinId: h.coinId, quantity: h.quantity, costBasis: h.costBasis };
+  if (typeof h.reserved === 'string') holding.reserved = h.reserved;
+  return holding;
 }
 
 export function toPortfolio(i: Item): Portfolio {
   const holdings: Portfolio['holdings'] = {};
-  for (const [coinId, h] of Object.entries((i.holdings ?? {}) as Portfolio['holdings'])) {
-    holdings[coinId] = { coinId: h.coinId, quantity: h.quantity, costBasis: h.costBasis };
-  }
+  for (const [coinId, h] of Object.entries((i.holdings ?? {}) as Portfolio['holdings'])) holdings[coinId] = holdingFields(h);
   return {
     username: i.username as string,
     cash: i.cash as string,
     holdings,
     realizedPnl: i.realizedPnl as string,
+    // Absent on portfolios written before orders existed: nothing is held.
+    reservedCash: (i.reservedCash as string | undefined) ?? '0',
     version: i.version as number,
     createdAt: i.createdAt as number,
     // Absent on portfolios written before it existed; the store fills it in before a trade.
@@ -113,7 +123,7 @@ export function toPortfolio(i: Item): Portfolio {
 
 /** The transaction's own fields, also stored inside its idempotency record. */
 export function transactionFields(t: Transaction): Item {
-  return {
+  const fields: Item = {
     transactionId: t.transactionId,
     username: t.username,
     type: t.type,
@@ -125,7 +135,12 @@ export function transactionFields(t: Transaction): Item {
     timestamp: t.timestamp,
     platform: t.platform,
   };
+  // Only a fill has an order; only trades since fill costs have a market price.
+  for (const name of TRANSACTION_OPTIONAL) if (t[name] !== undefined) fields[name] = t[name];
+  return fields;
 }
+
+const TRANSACTION_OPTIONAL = ['orderId', 'marketPrice'] as const;
 
 export function transactionItem(t: Transaction): Item {
   const sk = `${timeKey(t.timestamp)}#${t.transactionId}`;
@@ -139,7 +154,7 @@ export function transactionItem(t: Transaction): Item {
 }
 
 export function toTransaction(i: Item): Transaction {
-  return {
+  const t: Transaction = {
     transactionId: i.transactionId as string,
     username: i.username as string,
     type: i.type as Transaction['type'],
@@ -151,6 +166,8 @@ export function toTransaction(i: Item): Transaction {
     timestamp: i.timestamp as number,
     platform: i.platform as Transaction['platform'],
   };
+  for (const name of TRANSACTION_OPTIONAL) if (typeof i[name] === 'string') t[name] = i[name];
+  return t;
 }
 
 export const tradeKeyId = (username: string, key: string) => `trade#${username}#${key}`;
@@ -177,7 +194,7 @@ export function toStoredButtons(i: Item): StoredButtons {
 
 // ---- alerts ---------------------------------------------------------------------------------------
 
-/** The sort key, in a chat owner's partition, of its live-rule count (alert ids never start with #). */
+/** The sort key, in a chat's or an order owner's partition, of its live count (alert ids never start with #). */
 export const OWNER_COUNT_ID = '#live';
 export const isAlertItem = (i: Item) => !(i.alertId as string).startsWith('#');
 
@@ -222,6 +239,7 @@ export function alertItem(a: PriceAlert): Item {
     ...stateKeys(a.username, a.alertId, isLiveAlert(a.state), a.updatedAt),
   };
   for (const name of ALERT_OPTIONAL) if (a[name] !== undefined) item[name] = a[name];
+  if (a.order) item.order = orderTerms(a.order);
   if (a.state === 'removed') item.ttl = ttlSeconds(a.updatedAt) + REMOVED_ALERT_RETENTION_S;
   return item;
 }
@@ -239,7 +257,23 @@ export function toAlert(i: Item): PriceAlert {
     updatedAt: i.updatedAt as number,
   };
   for (const name of ALERT_OPTIONAL) if (i[name] !== undefined && i[name] !== null) (alert as unknown as Item)[name] = i[name];
+  if (i.order !== undefined && i.order !== null) alert.order = orderTerms(i.order as OrderTerms);
   return alert;
+}
+
+/** An order's terms as a map of strings, picked field by field both ways (so nothing else rides
+ *  along, and an absent optional field stays absent rather than null). */
+function orderTerms(o: OrderTerms): OrderTerms {
+  const terms: OrderTerms = {
+    side: o.side,
+    type: o.type,
+    amount: { kind: o.amount.kind, value: o.amount.value },
+    reserved: o.reserved,
+    platform: o.platform,
+  };
+  if (typeof o.transactionId === 'string') terms.transactionId = o.transactionId;
+  if (typeof o.endReason === 'string') terms.endReason = o.endReason;
+  return terms;
 }
 
 // ---- outbox and chats -----------------------------------------------------------------------------

@@ -6,9 +6,13 @@
  * `change_seq`, inside the same transaction. Writers to one SQLite file are serialized, so the
  * counter's order is the commit order: a reader that has seen value N has seen every change up
  * to N, and "what changed since N" is one range read on an index.
+ *
+ * Paper orders (issue 11) are alert records too, owned by `#orders:<username>` with their terms in
+ * `order_terms`, so the matcher's live set and the change feed carry them unchanged. They are
+ * written only through insertOrder/replaceOrder, inside the store's changeOrder transaction.
  */
 import type Database from 'better-sqlite3';
-import type { AlertState, OutboxMessage, PriceAlert } from '../../core/domain';
+import { orderOwner, type AlertState, type OrderTerms, type OutboxMessage, type PriceAlert } from '../../core/domain';
 import type { AlertChanges, AlertFiring, Page, PageRequest } from '../../core/ports';
 import { decodeCursor, pageLimit, toPage } from './paging';
 
@@ -20,6 +24,10 @@ const CHANGE_BATCH = 5000;
 const LIVE = `state IN ('armed', 'cooling')`;
 /** The next change number, for the row being written; `bump` then moves the counter to it. */
 const NEXT_CHANGE = `(SELECT value + 1 FROM sequences WHERE name = 'alert_changes')`;
+/** Every order owner sorts in [ORDERS_FROM, ORDERS_TO): `#orders:` then anything, and ';' follows
+ *  ':'. A range on the owner column, so counting live orders walks alerts_by_owner. */
+const ORDERS_FROM = orderOwner('');
+const ORDERS_TO = '#orders;';
 
 interface AlertRow {
   seq: number;
@@ -40,6 +48,7 @@ interface AlertRow {
   version: number;
   updated_at: number;
   change_seq: number;
+  order_terms: string | null;
 }
 
 export class SqliteAlerts {
@@ -128,8 +137,29 @@ export class SqliteAlerts {
     return this.s.prune.run(before).changes;
   }
 
+  /** Live alerts and broadcast rules; open orders are not alerts. */
   countLive(): number {
     return this.s.countLive.get() as number;
+  }
+
+  // ---- orders: for the store's changeOrder, inside its transaction ----------------------------
+
+  countLiveOf(owner: string): number {
+    return this.s.countLiveOf.get(owner) as number;
+  }
+
+  /** Inserts a new order's record and moves the change counter. */
+  insertOrder(order: PriceAlert): void {
+    this.s.insert.run(alertParams(order));
+    this.s.bump.run();
+  }
+
+  /** Writes an order's record whole, if it is still live at `expectedVersion`; moves the change
+   *  counter when it did. */
+  replaceOrder(order: PriceAlert, expectedVersion: number): boolean {
+    if (this.s.replace.run({ ...alertParams(order), expectedVersion }).changes !== 1) return false;
+    this.s.bump.run();
+    return true;
   }
 
   /** Runs one conditional update and, when it changed the row, moves the change counter. */
@@ -151,12 +181,18 @@ function prepare(db: Database.Database) {
     counter: value(`SELECT value FROM sequences WHERE name = 'alert_changes'`),
     bump: p(`UPDATE sequences SET value = value + 1 WHERE name = 'alert_changes'`),
     countLiveOf: value(`SELECT COUNT(*) FROM alerts WHERE username = ? AND ${LIVE}`),
-    countLive: value(`SELECT COUNT(*) FROM alerts WHERE ${LIVE}`),
+    countLive: value(`SELECT (SELECT COUNT(*) FROM alerts WHERE ${LIVE})
+      - (SELECT COUNT(*) FROM alerts WHERE username >= '${ORDERS_FROM}' AND username < '${ORDERS_TO}' AND ${LIVE})`),
     insert: p(`INSERT INTO alerts
       (alert_id, username, coin_id, condition, target_price, move_percent, move_window_ms, move_direction, repeat_ms,
-       expires_at, state, created_at, fired_at, fire_count, version, updated_at, change_seq)
+       expires_at, state, created_at, fired_at, fire_count, version, updated_at, order_terms, change_seq)
       VALUES (@alertId, @username, @coinId, @condition, @targetPrice, @movePercent, @moveWindowMs, @moveDirection, @repeatMs,
-       @expiresAt, @state, @createdAt, @firedAt, @fireCount, @version, @updatedAt, ${NEXT_CHANGE})`),
+       @expiresAt, @state, @createdAt, @firedAt, @fireCount, @version, @updatedAt, @orderTerms, ${NEXT_CHANGE})`),
+    replace: p(`UPDATE alerts SET coin_id = @coinId, condition = @condition, target_price = @targetPrice, move_percent = @movePercent,
+      move_window_ms = @moveWindowMs, move_direction = @moveDirection, repeat_ms = @repeatMs, expires_at = @expiresAt,
+      state = @state, created_at = @createdAt, fired_at = @firedAt, fire_count = @fireCount, version = @version,
+      updated_at = @updatedAt, order_terms = @orderTerms, change_seq = ${NEXT_CHANGE}
+      WHERE username = @username AND alert_id = @alertId AND version = @expectedVersion AND ${LIVE}`),
     listOf: p(`SELECT * FROM alerts WHERE username = ? AND state != 'removed' ORDER BY created_at, seq`),
     get: p('SELECT * FROM alerts WHERE username = ? AND alert_id = ?'),
     remove: p(`UPDATE alerts SET state = 'removed', version = version + 1, updated_at = ?, change_seq = ${NEXT_CHANGE}
@@ -191,22 +227,23 @@ function alertParams(a: PriceAlert) {
     fireCount: a.fireCount,
     version: a.version,
     updatedAt: a.updatedAt,
+    orderTerms: a.order ? JSON.stringify(a.order) : null,
   };
 }
 
 /** listLiveAlerts' columns, read as arrays (see listLive) and named back here. */
 const LIVE_KEYS = ['seq', 'alert_id', 'coin_id', 'username', 'condition', 'target_price', 'move_percent', 'move_window_ms',
-  'move_direction', 'repeat_ms', 'expires_at', 'state', 'created_at', 'fired_at', 'fire_count', 'version', 'updated_at'] as const;
+  'move_direction', 'repeat_ms', 'expires_at', 'state', 'created_at', 'fired_at', 'fire_count', 'version', 'updated_at', 'order_terms'] as const;
 const LIVE_COLUMNS = LIVE_KEYS.join(', ');
 type LiveTuple = unknown[] & { 0: number; 2: string };
 
 function fromLiveTuple(t: LiveTuple): PriceAlert {
   // An object literal, not one built key by key: this runs a million times at start.
   const [seq, alert_id, coin_id, username, condition, target_price, move_percent, move_window_ms, move_direction,
-    repeat_ms, expires_at, state, created_at, fired_at, fire_count, version, updated_at] = t as unknown as AlertRow[keyof AlertRow][];
+    repeat_ms, expires_at, state, created_at, fired_at, fire_count, version, updated_at, order_terms] = t as unknown as AlertRow[keyof AlertRow][];
   return toAlert({
     seq, alert_id, coin_id, username, condition, target_price, move_percent, move_window_ms, move_direction,
-    repeat_ms, expires_at, state, created_at, fired_at, fire_count, version, updated_at,
+    repeat_ms, expires_at, state, created_at, fired_at, fire_count, version, updated_at, order_terms,
   } as AlertRow);
 }
 
@@ -230,5 +267,7 @@ function toAlert(r: AlertRow): PriceAlert {
   if (r.repeat_ms !== null) alert.repeatMs = r.repeat_ms;
   if (r.expires_at !== null) alert.expiresAt = r.expires_at;
   if (r.fired_at !== null) alert.firedAt = r.fired_at;
+  // Parsed only for an order's record; every alert has NULL here.
+  if (r.order_terms !== null) alert.order = JSON.parse(r.order_terms) as OrderTerms;
   return alert;
 }

@@ -264,6 +264,19 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE accounts ADD COLUMN digest_hour INTEGER;
     `,
   },
+  {
+    // Issue 11: paper limit and stop orders. An order is an alert record (owner `#orders:<user>`)
+    // whose terms are one JSON column: they are only ever read and written whole, and NULL for
+    // every alert, so the live-set read pays nothing for them. Cash held for open buy orders is
+    // its own column (coin held for sell orders lives in the holdings JSON); a fill's transaction
+    // says which order it filled and the market price its price was derived from.
+    sql: `
+      ALTER TABLE alerts ADD COLUMN order_terms TEXT;
+      ALTER TABLE portfolios ADD COLUMN reserved_cash TEXT NOT NULL DEFAULT '0';
+      ALTER TABLE transactions ADD COLUMN order_id TEXT;
+      ALTER TABLE transactions ADD COLUMN market_price TEXT;
+    `,
+  },
 ];
 
 /**

@@ -22,7 +22,7 @@ import type {
   SystemStats,
   Transaction,
 } from '../../core/domain';
-import { ROLES } from '../../core/domain';
+import { ROLES, isLiveAlert, orderOwner } from '../../core/domain';
 import { Dec, toStored } from '../../core/money';
 import {
   ConflictError,
@@ -31,6 +31,8 @@ import {
   type AlertFiring,
   type Attempts,
   type ButtonSet,
+  type OrderChange,
+  type OrderOutcome,
   type OutboxSettlement,
   type Page,
   type PageRequest,
@@ -40,7 +42,7 @@ import {
   type TradePlan,
 } from '../../core/ports';
 import { migrate } from './migrations';
-import { applyPlan } from '../../core/trading';
+import { applyPlan, applyPortfolioPlan } from '../../core/trading';
 import { SqliteAlerts } from './alerts';
 import { SqliteChatStates } from './chat-states';
 import { SqliteOutbox } from './outbox';
@@ -69,6 +71,7 @@ interface PortfolioRow {
   cash: string;
   holdings: string;
   realized_pnl: string;
+  reserved_cash: string;
   version: number;
   created_at: number;
   last_trade_at: number;
@@ -86,6 +89,8 @@ interface TransactionRow {
   fee: string;
   timestamp: number;
   platform: string;
+  order_id: string | null;
+  market_price: string | null;
 }
 
 interface IdentityRow {
@@ -142,6 +147,7 @@ export class SqliteStore implements Store {
   private readonly s: Statements;
   /** The trade as a better-sqlite3 transaction function, built once. */
   private readonly tradeTx: Database.Transaction<SqliteStore['tradeInTransaction']>;
+  private readonly orderTx: Database.Transaction<SqliteStore['orderInTransaction']>;
   private readonly insertActivityBatch: Database.Transaction<(batch: ActivityEntry[]) => void>;
   private pendingActivity: ActivityEntry[] = [];
   private activityTimer: NodeJS.Timeout | undefined;
@@ -155,6 +161,7 @@ export class SqliteStore implements Store {
     this.alerts = new SqliteAlerts(db, (messages) => this.outbox.insert(messages));
     this.chatStates = new SqliteChatStates(db);
     this.tradeTx = db.transaction(this.tradeInTransaction.bind(this));
+    this.orderTx = db.transaction(this.orderInTransaction.bind(this));
     this.insertActivityBatch = db.transaction((batch: ActivityEntry[]) => {
       for (const entry of batch) this.s.insertActivity.run(entry);
     });
@@ -296,17 +303,67 @@ export class SqliteStore implements Store {
 
     const decision = applyPlan(username, current, plan);
     if (!decision.ok) return { status: 'rejected', reason: decision.reason };
-    const { transaction, portfolio, messages } = decision;
+    return { status: 'done', portfolio: this.writeApplied(username, decision, idempotencyKey), transaction: decision.transaction };
+  }
 
-    this.s.updatePortfolio.run(portfolio.cash, JSON.stringify(portfolio.holdings), portfolio.realizedPnl, portfolio.version, portfolio.lastTradeAt, username);
-    this.s.insertTransaction.run(transaction);
-    this.s.insertIdempotency.run(username, idempotencyKey, transaction.transactionId);
-    const total = `${transaction.type}_volume`;
-    const sum = new Dec((this.s.total.get(total) as string | undefined) ?? '0').plus(transaction.amount);
-    this.s.setTotal.run(toStored(sum), total);
-    this.outbox.insert(messages); // the confirmation email, committed with the trade or not at all
+  /**
+   * Writes what an applied plan decided, inside the caller's write transaction: the portfolio
+   * (its reservations too), and for a trade its ledger row, the idempotency record and the volume
+   * totals; then the plan's messages (a confirmation email, a fill's notices), committed with it
+   * or not at all. Returns the portfolio as getPortfolio will read it back.
+   */
+  private writeApplied(
+    username: string,
+    applied: { portfolio: Portfolio; transaction?: Transaction; messages: OutboxMessage[] },
+    idempotencyKey: string,
+  ): Portfolio {
+    const { transaction, messages } = applied;
+    const portfolio = { ...applied.portfolio, reservedCash: applied.portfolio.reservedCash ?? '0' };
+    this.s.updatePortfolio.run(
+      portfolio.cash, portfolio.reservedCash, JSON.stringify(portfolio.holdings), portfolio.realizedPnl, portfolio.version, portfolio.lastTradeAt, username,
+    );
+    if (transaction) {
+      this.s.insertTransaction.run(transactionParams(transaction));
+      this.s.insertIdempotency.run(username, idempotencyKey, transaction.transactionId);
+      const total = `${transaction.type}_volume`;
+      const sum = new Dec((this.s.total.get(total) as string | undefined) ?? '0').plus(transaction.amount);
+      this.s.setTotal.run(toStored(sum), total);
+    }
+    this.outbox.insert(messages);
+    return portfolio;
+  }
 
-    return { status: 'done', portfolio, transaction };
+  async changeOrder(username: string, change: OrderChange): Promise<OrderOutcome> {
+    // As executeTrade: the write lock is taken before the order and portfolio are read.
+    return this.orderTx.immediate(username, change);
+  }
+
+  private orderInTransaction(username: string, change: OrderChange): OrderOutcome {
+    const { order, expectedVersion } = change;
+    // Someone else's record, or an alert passed as an order, is the caller's bug: refuse loudly.
+    if (order.username !== orderOwner(username) || !order.order) throw new Error(`changeOrder for ${username} was given ${order.username}'s record ${order.alertId}`);
+
+    const stored = this.alerts.get(order.username, order.alertId);
+    if (expectedVersion === undefined) {
+      if (stored) return { status: 'stale', current: stored }; // the same order placed twice
+      if (change.limit !== undefined && this.alerts.countLiveOf(order.username) >= change.limit) return { status: 'limit' };
+    } else if (!stored || !isLiveAlert(stored.state) || stored.version !== expectedVersion) {
+      return { status: 'stale', current: stored };
+    }
+
+    const row = this.s.portfolio.get(username) as PortfolioRow | undefined;
+    if (!row) return { status: 'rejected', reason: 'No portfolio for this account.' };
+    const decision = applyPortfolioPlan(username, toPortfolio(row), change.plan);
+    if (!decision.ok) return { status: 'rejected', reason: decision.reason };
+    // A fill's key: a later trade with it is the same fill. Already used means already filled.
+    const key = `order:${order.alertId}`;
+    if (decision.transaction && this.s.idempotentTx.get(username, key)) return { status: 'stale', current: stored };
+
+    // Under the write lock the checks above still hold, so the record is written.
+    if (expectedVersion === undefined) this.alerts.insertOrder(order);
+    else if (!this.alerts.replaceOrder(order, expectedVersion)) throw new Error(`Order ${order.alertId} changed under the write lock`);
+    const portfolio = this.writeApplied(username, decision, key);
+    return decision.transaction ? { status: 'done', portfolio, transaction: decision.transaction } : { status: 'done', portfolio };
   }
 
   async listTransactions(username: string, page: PageRequest): Promise<Page<Transaction>> {
@@ -570,15 +627,15 @@ function prepareStatements(db: Database.Database) {
     portfolio: p('SELECT * FROM portfolios WHERE username = ?'),
     insertPortfolio: p(`INSERT INTO portfolios (username, cash, holdings, realized_pnl, version, created_at)
       VALUES (?, ?, '{}', '0', 0, ?)`),
-    updatePortfolio: p(`UPDATE portfolios SET cash = ?, holdings = ?, realized_pnl = ?, version = ?,
+    updatePortfolio: p(`UPDATE portfolios SET cash = ?, reserved_cash = ?, holdings = ?, realized_pnl = ?, version = ?,
       last_trade_at = ? WHERE username = ?`),
 
     idempotentTx: p(`SELECT t.* FROM idempotency i JOIN transactions t USING (transaction_id)
       WHERE i.username = ? AND i.key = ?`),
     insertIdempotency: p('INSERT INTO idempotency (username, key, transaction_id) VALUES (?, ?, ?)'),
     insertTransaction: p(`INSERT INTO transactions
-      (transaction_id, username, type, coin_id, quantity, price, amount, fee, timestamp, platform)
-      VALUES (@transactionId, @username, @type, @coinId, @quantity, @price, @amount, @fee, @timestamp, @platform)`),
+      (transaction_id, username, type, coin_id, quantity, price, amount, fee, timestamp, platform, order_id, market_price)
+      VALUES (@transactionId, @username, @type, @coinId, @quantity, @price, @amount, @fee, @timestamp, @platform, @orderId, @marketPrice)`),
     userTxFirst: p(`SELECT * FROM transactions WHERE username = ?
       ORDER BY timestamp DESC, seq DESC LIMIT ?`),
     userTxAfter: p(`SELECT * FROM transactions WHERE username = ? AND (timestamp, seq) < (?, ?)
@@ -681,6 +738,7 @@ function toPortfolio(r: PortfolioRow): Portfolio {
     cash: r.cash,
     holdings: JSON.parse(r.holdings) as Portfolio['holdings'],
     realizedPnl: r.realized_pnl,
+    reservedCash: r.reserved_cash,
     version: r.version,
     createdAt: r.created_at,
     lastTradeAt: r.last_trade_at,
@@ -691,8 +749,9 @@ function toAttempts(r: AttemptsRow): Attempts {
   return { count: r.count, firstAt: r.first_at, lastAt: r.last_at };
 }
 
+/** Optional fields are left out when NULL, so a transaction reads back exactly as it was written. */
 function toTransaction(r: TransactionRow): Transaction {
-  return {
+  const transaction: Transaction = {
     transactionId: r.transaction_id,
     username: r.username,
     type: r.type as Transaction['type'],
@@ -704,7 +763,16 @@ function toTransaction(r: TransactionRow): Transaction {
     timestamp: r.timestamp,
     platform: r.platform as Transaction['platform'],
   };
+  if (r.order_id !== null) transaction.orderId = r.order_id;
+  if (r.market_price !== null) transaction.marketPrice = r.market_price;
+  return transaction;
 }
+
+/** A transaction as named statement parameters: the optional fields as NULL when absent. */
+function transactionParams(t: Transaction) {
+  return { ...t, orderId: t.orderId ?? null, marketPrice: t.marketPrice ?? null };
+}
+
 
 function toActivity(r: ActivityRow): ActivityEntry {
   return {
