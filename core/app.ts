@@ -39,4 +39,9 @@ export const DEFAULT_CORE_CONFIG: CoreConfig = {
   alertsPerMinute: 10,
   broadcastCooldownMs: 30 * 60_000,
   maxBroadcastsPerChat: 10,
+  spreadBps: '10',
+  slippageBpsPer10k: '1',
+  maxSlippageBps: '50',
+  maxOpenOrders: 20,
+  maxOrderMs: 90 * 86_400_000,
 };

@@ -29,6 +29,16 @@ export interface CoreConfig {
   /** A broadcast rule fires at most once per this. */
   broadcastCooldownMs: number;
   maxBroadcastsPerChat: number;
+  /** Fill costs (core/orders/pricing.ts), in basis points: the whole bid-ask spread (a buy pays
+   *  half of it above the market price, a sell gets half below), the slippage per 10,000 of the
+   *  base currency traded, and the most slippage any trade can have. */
+  spreadBps: string;
+  slippageBpsPer10k: string;
+  maxSlippageBps: string;
+  /** Open limit and stop orders per user. */
+  maxOpenOrders: number;
+  /** The longest an order may stay open ("for 30d"); also how long one without "for" lasts. */
+  maxOrderMs: number;
 }
 
 export interface Services {

@@ -109,6 +109,11 @@ export function buildCore(config: Config, store: Store, prices: PriceFeed, notif
       alertsPerMinute: config.ALERTS_PER_MINUTE,
       broadcastCooldownMs: config.BROADCAST_COOLDOWN_MINUTES * 60_000,
       maxBroadcastsPerChat: config.MAX_BROADCASTS_PER_CHAT,
+      spreadBps: config.SPREAD_BPS,
+      slippageBpsPer10k: config.SLIPPAGE_BPS_PER_10K,
+      maxSlippageBps: config.MAX_SLIPPAGE_BPS,
+      maxOpenOrders: config.MAX_OPEN_ORDERS,
+      maxOrderMs: config.MAX_ORDER_DAYS * 86_400_000,
     },
   });
 }

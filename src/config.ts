@@ -31,6 +31,12 @@ export const ConfigSchema = z.object({
   ALERTS_PER_MINUTE: seconds.default(10),
   BROADCAST_COOLDOWN_MINUTES: seconds.default(30),
   MAX_BROADCASTS_PER_CHAT: seconds.default(10),
+  // Paper orders and fill costs (issue 11), in basis points (1 bps = 0.01%).
+  SPREAD_BPS: decimalString('the whole bid-ask spread in basis points: a buy pays half above the market price, a sell gets half below').refine((v) => Number(v) <= 1000, 'must be at most 1000 (10%)').default('10'),
+  SLIPPAGE_BPS_PER_10K: decimalString('slippage in basis points per 10,000 USD traded').refine((v) => Number(v) <= 1000, 'must be at most 1000').default('1'),
+  MAX_SLIPPAGE_BPS: decimalString('the most slippage one trade can have, in basis points').refine((v) => Number(v) <= 1000, 'must be at most 1000 (10%)').default('50'),
+  MAX_OPEN_ORDERS: seconds.max(100).default(20),
+  MAX_ORDER_DAYS: seconds.max(365).default(90),
   ACTIVITY_RETENTION_DAYS: seconds.default(30),
   BOOTSTRAP_ADMIN_USERNAME: optionalText,
   BOOTSTRAP_ADMIN_EMAIL: optionalText,

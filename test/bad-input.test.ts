@@ -59,8 +59,9 @@ describe('bad input', () => {
   });
 
   it('gives the usage line with argument errors', async () => {
-    expect(await bot.say('fuzz_user', '/buy')).toBe('Missing coin: coin id or symbol, e.g. btc or bitcoin.\nUsage: /buy <coin> <amount>');
-    expect(await bot.say('fuzz_user', '/buy btc 1 2')).toMatch(/Too many words after \/buy: “2” is not expected\.\nUsage: \/buy <coin> <amount>/);
+    expect(await bot.say('fuzz_user', '/buy')).toBe('Missing coin: coin id or symbol, e.g. btc or bitcoin.\nUsage: /buy <coin> <amount> [order...]');
+    // Words after the amount make an order: one that is not "at" or "stop" is named.
+    expect(await bot.say('fuzz_user', '/buy btc 1 2')).toMatch(/^“2” is not expected after the amount: say at <price> for a limit order or stop <price> for a stop order/);
     expect(await bot.say('fuzz_user', '/sell btc 1e3')).toMatch(/not a valid quantity/);
     expect(await bot.say('fuzz_user', '/buy btc $0.001')).toMatch(/too many decimals \(at most 2\)/);
     expect(await bot.say('fuzz_user', '/buy btc 99999999999999')).toMatch(/too large/);

@@ -38,8 +38,10 @@ const SAMPLES: Record<string, Record<string, string | number>> = {
   'coins list': {},
   'coins add': { id: 'pepe' },
   'coins remove': { id: 'pepe' },
-  buy: { coin: 'btc', amount: '$250' },
+  buy: { coin: 'btc', amount: '$250', order: 'at 60000 for 7d' },
   sell: { coin: 'eth', amount: '25%' },
+  orders: {},
+  'order cancel': { id: '3f9a1c2b' },
   portfolio: {},
   history: { page: 2 },
   'alert set': { coin: 'bitcoin', condition: 'move', value: '5%', options: '1h up repeat 30m for 7d' },
@@ -112,6 +114,8 @@ describe('the application commands', () => {
     expect(leaf('buy')).toEqual([
       { type: 3, name: 'coin', description: 'Coin id or symbol, e.g. btc or bitcoin', required: true, autocomplete: true },
       { type: 3, name: 'amount', description: 'Cash in US dollars like $250, or a coin quantity like 0.5', required: true },
+      // "at 60000 for 7d" makes it an order: the rest of the line, one optional text option.
+      expect.objectContaining({ type: 3, name: 'order', required: false }),
     ]);
     expect(leaf('alert set')).toEqual([
       expect.objectContaining({ name: 'coin', type: 3, autocomplete: true }),

@@ -20,6 +20,7 @@ const EXPECTED: Record<string, Caller[]> = {
   unlink: ACCOUNTS,
   price: EVERYONE, 'coins list': EVERYONE, // public market data
   buy: [U], sell: [U], portfolio: [U], history: [U], // Buy/Sell/Portfolio/Own history: user only
+  orders: [U], 'order cancel': [U], // limit and stop orders are buying and selling: user only
   'alert set': [U], alerts: [U], 'alert remove': [U], // Price Alerts: user only
   // Group broadcasts: every caller passes the matrix, because a group's own administrators may
   // be guests; the handler decides (and refuses every caller in a private chat, as here).
@@ -60,6 +61,8 @@ const VALID: Record<string, string | ((caller: Caller) => string | Promise<strin
   sell: '/sell btc 10%',
   portfolio: '/portfolio',
   history: '/history',
+  orders: '/orders',
+  'order cancel': async () => `/order cancel ${await anOrderOfTheUser()}`,
   'alert set': '/alert btc above 1000000',
   alerts: '/alerts',
   'alert remove': async () => `/alert remove ${await anAlertOfTheUser()}`,
@@ -148,6 +151,14 @@ async function anAlertOfTheUser(): Promise<string> {
   const now = bot.clock.now();
   await bot.store.createAlert({ alertId, username: 'the_user', coinId: 'bitcoin', condition: 'above', targetPrice: '1000000', state: 'armed', createdAt: now, updatedAt: now, fireCount: 0, version: 1 }, 100);
   return alertId;
+}
+
+/** An open order of the_user's (a limit buy far below the price), by its id. */
+async function anOrderOfTheUser(): Promise<string> {
+  const placed = await bot.say('the_user', '/buy btc $10 at 1000');
+  const id = /Order ([0-9a-f]{8}) placed/.exec(placed)?.[1];
+  if (!id) throw new Error(`no order placed: ${placed}`);
+  return id;
 }
 
 describe('role matrix', () => {

@@ -60,10 +60,14 @@ describe('terminal chat', () => {
     expect(stdout).toContain('Welcome, ann!');
     expect(stdout).toMatch(/BTC Bitcoin\s+\$50,000\.00\s+\+2\.50%/);
     expect(stdout).not.toContain('simulated');
-    expect(stdout).toContain('Bought 0.01 BTC');
+    // The default spread (10 bps) and slippage (1 bps per $10,000) apply: half the spread plus
+    // 0.05 bps above the market price.
+    expect(stdout).toContain('Bought 0.00999495 BTC');
+    expect(stdout).toMatch(/Price:\s+\$50,025\.25/);
+    expect(stdout).toMatch(/Market price:\s+\$50,000\.00/);
     expect(stdout).toContain('You are now bob (console:bob).');
     expect(stdout).toMatch(/You need an account for \/portfolio/);
-    expect(stdout).toMatch(/BTC\s+0\.01\s+\$50,000\.00\s+\$500\.00/);
+    expect(stdout).toMatch(/BTC\s+0\.00999495\s+\$50,025\.26\s+\$499\.75/);
     expect(coingecko.requests.some((r) => r.path.endsWith('/simple/price'))).toBe(true);
   });
 
@@ -71,7 +75,40 @@ describe('terminal chat', () => {
     const { code, stdout } = await runBot('/as ann\n/history\n/about\n', { PRICE_FEED: 'coingecko', COINGECKO_BASE_URL: coingecko.url, PRICE_POLL_SECONDS: '20' });
     expect(code).toBe(0);
     expect(stdout).toContain('Prices come from CoinGecko and refresh every 20 s.');
-    expect(stdout).toMatch(/buy\s+bitcoin\s+0\.01\s+\$50,000\.00\s+\$500\.00/);
+    expect(stdout).toMatch(/buy\s+bitcoin\s+0\.00999495\s+\$50,025\.25\s+\$500\.00\s+market/);
+  });
+
+  it('places limit and stop orders that hold cash and coin back, keeps them across a restart, and cancels one', async () => {
+    const env = { PRICE_FEED: 'coingecko', COINGECKO_BASE_URL: coingecko.url };
+    const first = await runBot([
+      '/as eve',
+      '/signup eve eve@example.com',
+      '/buy btc 0.02', // $1,000.51 at $50,025.50 (market plus costs)
+      '/sell btc 0.01 stop 45000',
+      '/buy btc 0.1 at 40000', // $4,000 held: no buttons here, so no confirmation step
+      '/buy btc 0.1 at 60000', // already below 60,000: refused, buy now instead
+      '/portfolio',
+      '/sell btc all', // only what no order holds
+    ].join('\n') + '\n', env);
+    expect(first.code).toBe(0);
+    const stop = /Order ([0-9a-f]{8}) placed\n\nSell 0\.01 BTC once it falls to \$45,000\.00/.exec(first.stdout)?.[1];
+    const limit = /Order ([0-9a-f]{8}) placed\n\nBuy 0\.1 BTC at \$40,000\.00 or lower/.exec(first.stdout)?.[1];
+    expect(stop).toBeDefined();
+    expect(limit).toBeDefined();
+    expect(first.stdout).toMatch(/Held back:\s+\$4,000\.00/);
+    expect(first.stdout).toContain('BTC is at $50,000.00, already at or below your limit of $60,000.00: /buy bitcoin 0.1 buys now.');
+    expect(first.stdout).toMatch(/Free cash:\s+\$4,999\.49/);
+    expect(first.stdout).toMatch(/Held for orders:\s+\$4,000\.00/);
+    expect(first.stdout).toMatch(/BTC\s+0\.02 \(0\.01 held\)/);
+    expect(first.stdout).toContain('Sold 0.01 BTC');
+
+    const second = await runBot(`/as eve\n/orders\n/order cancel ${limit}\n/portfolio\n/order cancel ${limit}\n`, env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('Your open orders (2)');
+    expect(second.stdout).toContain(`Order ${limit} cancelled: buy 0.1 BTC at $40,000.00 or lower. $4,000.00 is free again.`);
+    expect(second.stdout).not.toContain('Held for orders');
+    expect(second.stdout).toMatch(/BTC\s+0\.01 \(0\.01 held\)/); // the stop-loss still holds its coin
+    expect(second.stdout).toContain(`Order ${limit} is already cancelled.`);
   });
 
   it('falls back to clearly marked simulated prices when CoinGecko cannot be reached', async () => {

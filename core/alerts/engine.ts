@@ -11,6 +11,10 @@
  * in the same atomic step), so that when several instances match the same prices each alert is
  * claimed, and announced, by exactly one; re-arm repeating alerts whose cool-down is over and
  * expire the ones past their time. Delivery is the outbox worker's job (core/notifications).
+ *
+ * Paper orders sit in the same index (they are one-shot thresholds, see OrderTerms); what the
+ * matcher finds for them goes to the order desk (core/orders/desk.ts), which fills or ends each
+ * in one atomic step with its portfolio.
  */
 import type { Services } from '../context';
 import type { Account, ChatState, Coin, LinkedIdentity, PriceAlert, Quote } from '../domain';
@@ -22,14 +26,19 @@ import { unreachableMark, userDestinations, withTheirGroups } from '../notificat
 import { groupView } from './describe';
 import { broadcastMessage, userAlertEmail, userAlertMessage } from './fired-messages';
 import { AlertMatcher, type Crossing } from './matcher';
+import { OrderDesk } from '../orders/desk';
 
 export interface TickReport {
   /** Alerts and broadcast rules this instance claimed (and queued messages for). */
   fired: number;
   rearmed: number;
   expired: number;
-  /** Crossings another instance claimed first, or that changed under us. */
+  /** Crossings another instance claimed first, or that changed under us (orders too). */
   lost: number;
+  /** Orders this instance filled. */
+  ordersFilled: number;
+  /** Orders that ended without a fill: expired, their coin no longer tracked, or unfillable. */
+  ordersEnded: number;
 }
 
 /** Firings are claimed in chunks, yielding to the event loop between them, so chats keep
@@ -50,9 +59,13 @@ export class AlertEngine {
   private readonly seen = new Map<string, number>();
   /** Ticks queue behind each other: the next one starts when the last has finished. */
   private running: Promise<unknown> = Promise.resolve();
+  private readonly orders: OrderDesk;
+  /** Untracked coins whose orders were ended: not looked at again until tracked again. */
+  private readonly sweptCoins = new Set<string>();
 
   constructor(private readonly services: Services) {
     this.matcher = new AlertMatcher({ rearmPercent: services.config.alertRearmPercent });
+    this.orders = new OrderDesk(services, this.matcher);
   }
 
   /** Builds the index from the store (once; later calls wait for the first). The change feed's
@@ -100,20 +113,29 @@ export class AlertEngine {
     const { prices, clock, config, coins } = this.services;
     await this.sync();
     const now = clock.now();
-    const report: TickReport = { fired: 0, rearmed: 0, expired: 0, lost: 0 };
+    const report: TickReport = { fired: 0, rearmed: 0, expired: 0, lost: 0, ordersFilled: 0, ordersEnded: 0 };
     const crossings: Array<{ crossing: Crossing; coin: Coin; quote: Quote }> = [];
     const rearm: PriceAlert[] = [];
     const expire: PriceAlert[] = [];
-    for (const coin of await coins.list()) {
+    const fills: Array<{ order: PriceAlert; coin: Coin; quote: Quote }> = [];
+    const expiredOrders: Array<{ order: PriceAlert; label: string }> = [];
+    const tracked = await coins.list();
+    for (const coin of tracked) {
       const quote = prices.quote(coin.id);
       // A stale quote is not today's price: firing on it would be a false alarm. A quote already
       // matched says nothing new.
       if (!quote || now - quote.receivedAt > config.maxQuoteAgeMs || this.seen.get(coin.id) === quote.receivedAt) continue;
       this.seen.set(coin.id, quote.receivedAt);
       const result = this.matcher.onPrice(coin.id, quote.price, now);
-      for (const crossing of result.fire) crossings.push({ crossing, coin, quote });
+      for (const crossing of result.fire) {
+        if (crossing.alert.order) fills.push({ order: crossing.alert, coin, quote });
+        else crossings.push({ crossing, coin, quote });
+      }
       rearm.push(...result.rearm);
-      expire.push(...result.expire);
+      for (const alert of result.expire) {
+        if (alert.order) expiredOrders.push({ order: alert, label: coin.symbol.toUpperCase() });
+        else expire.push(alert);
+      }
     }
 
     for (let i = 0; i < crossings.length; i += CLAIM_CHUNK) {
@@ -124,8 +146,35 @@ export class AlertEngine {
     }
     report.rearmed = await this.transition(rearm, 'armed', now);
     report.expired = await this.transition(expire, 'expired', now);
-    if (report.fired || report.lost) this.services.logger.info({ ...report }, 'alerts fired');
+    for (const desk of [
+      await this.orders.fill(fills, now),
+      await this.orders.end(expiredOrders, 'expired', 'its time ran out', now),
+      await this.endOrdersOfUntrackedCoins(tracked, now),
+    ]) {
+      report.ordersFilled += desk.filled;
+      report.ordersEnded += desk.ended;
+      report.lost += desk.lost;
+    }
+    if (report.fired || report.lost || report.ordersFilled || report.ordersEnded) this.services.logger.info({ ...report }, 'alerts fired');
     return report;
+  }
+
+  /** Orders on a coin an admin stopped tracking can never fill: they end, their holds released.
+   *  The coin list is read from the store before that, as this instance's cached copy may not
+   *  have the coin another instance just added. */
+  private async endOrdersOfUntrackedCoins(tracked: Coin[], now: number) {
+    const ids = new Set(tracked.map((c) => c.id));
+    for (const id of this.sweptCoins) if (ids.has(id)) this.sweptCoins.delete(id);
+    const untracked = this.matcher.coinIds().filter((id) => !ids.has(id) && !this.sweptCoins.has(id));
+    const orders = untracked.flatMap((id) => this.matcher.liveOf(id).filter((a) => a.order));
+    if (!orders.length) {
+      for (const id of untracked) this.sweptCoins.add(id);
+      return { filled: 0, ended: 0, lost: 0 };
+    }
+    const current = new Set((await this.services.store.listCoins()).map((c) => c.id));
+    const gone = orders.filter((o) => !current.has(o.coinId));
+    for (const id of untracked) if (!current.has(id)) this.sweptCoins.add(id);
+    return this.orders.end(gone.map((order) => ({ order, label: order.coinId })), 'removed', 'the coin is no longer tracked (an admin removed it), so it cannot fill', now);
   }
 
   private async claim(batch: Array<{ crossing: Crossing; coin: Coin; quote: Quote }>, now: number): Promise<{ fired: number; lost: number }> {

@@ -235,6 +235,16 @@ export class AlertMatcher {
     else for (const coin of this.coins.values()) coin.flush();
   }
 
+  /** The live alerts held for a coin, in no particular order (for a coin no longer tracked). */
+  liveOf(coinId: string): PriceAlert[] {
+    const coin = this.coins.get(coinId);
+    if (!coin) return [];
+    coin.flush();
+    const lists = [coin.above, coin.below, coin.coolAbove, coin.coolBelow];
+    for (const group of coin.moves.values()) for (const d of DIRECTIONS) lists.push(group.armed[d], group.cooling[d]);
+    return lists.flatMap((list) => list.toArray().map((e) => e.alert));
+  }
+
   /** The coins the index holds anything for. */
   coinIds(): string[] {
     return [...this.coins.keys()];

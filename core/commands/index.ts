@@ -6,12 +6,13 @@ import { coins, coinsAdd, coinsRemove, market, price } from './market';
 import { buy, history, portfolio, sell } from './trading';
 import { alert, alertRemove, alerts } from '../alerts/commands';
 import { broadcastAdd, broadcastList, broadcastPause, broadcastRemove, broadcastResume } from '../alerts/broadcast-commands';
+import { orderCancel, orders } from '../orders/commands';
 import { activity, role, stats, transactions, users } from './staff';
 
 export const ALL_COMMANDS: readonly AnyCommand[] = [
   start, help, about, whoami,
   signup, login, link, unlink,
-  price, coins, buy, sell, portfolio, history,
+  price, coins, buy, sell, orders, orderCancel, portfolio, history,
   alert, alerts, alertRemove,
   broadcastList, broadcastAdd, broadcastRemove, broadcastPause, broadcastResume,
   settings, settingsCurrency, settingsEmail, settingsAlerts, settingsTimezone, settingsDigest,

@@ -8,7 +8,10 @@ import { Dec, ZERO, dec, formatPercent, formatQuantity } from '../money';
 import { reply, trendOf, type RichMessage } from '../messages';
 import { defineCommand } from '../registry';
 import type { TradePlan } from '../ports';
-import { planBuy, planSell, type TradeTerms } from '../trading';
+import { freeCash, freeQuantity, planBuy, planSell, type TradeTerms } from '../trading';
+import { placeOrder } from '../orders/commands';
+import { fillPrice } from '../orders/pricing';
+import { fillFields } from '../orders/views';
 import { pageAt, pageButtons, priceFooter, requireAccount, timeFor, viewOf } from '../view';
 
 /** The latest quote for a trade, refused when older than the configured limit. */
@@ -22,18 +25,28 @@ function tradablePrice(ctx: CommandContext, coin: Coin): Dec {
   return dec(quote.price);
 }
 
-async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell', order: BuyOrder | SellOrder): Promise<RichMessage> {
+/** A market trade at the price now, or, with "at <price>" or "stop <price>" after the amount, a
+ *  limit or stop order (core/orders). */
+async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell', order: BuyOrder | SellOrder, orderWords: string[] | undefined): Promise<RichMessage> {
   const account = requireAccount(ctx);
   const { services } = ctx;
   const coin = await services.coins.resolve(coinToken);
-  const price = tradablePrice(ctx, coin);
+  const market = tradablePrice(ctx, coin);
+  if (orderWords?.length) return placeOrder(ctx, coin, side, order, orderWords, market, describeOrder(order));
   const view = viewOf(ctx);
+  const asking = ctx.canConfirm && !ctx.confirmed;
+  // Read ahead when a share of a holding needs sizing, or to preview a trade before confirming it.
+  const portfolio = asking || (side === 'sell' && order.kind !== 'quantity') ? await services.store.getPortfolio(account.username) : null;
+  // The spread and slippage are priced on the trade's size at the market price now.
+  const value = estimatedValue(portfolio, coin, market, order);
+  const price = fillPrice(side, market, value, services.config).price;
   const terms: TradeTerms = {
     transactionId: services.ids.next(),
     username: account.username,
     coinId: coin.id,
     coinLabel: coin.symbol.toUpperCase(),
     price,
+    marketPrice: market,
     feePercent: dec(services.config.feePercent),
     timestamp: services.clock.now(),
     platform: ctx.identity.platform,
@@ -47,17 +60,15 @@ async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell
     const decision = decide(portfolio);
     return decision.ok && emailed ? { ...decision, messages: [confirmationEmail(ctx, coin, side, decision.transaction, decision.portfolio)] } : decision;
   };
-  if (ctx.canConfirm && !ctx.confirmed) {
-    const portfolio = await services.store.getPortfolio(account.username);
+  if (asking) {
     // A trade that cannot succeed is refused now, not after the user has confirmed it.
     const preview = portfolio && plan(portfolio);
     if (preview && !preview.ok) throw new UserError(preview.reason);
-    const value = estimatedValue(portfolio, coin, price, order);
     if (value.gt(services.config.confirmTradesAbove)) {
       const line = `/${side} ${coin.id} ${describeOrder(order)}`;
       return reply('warning', {
         title: `Confirm: ${side} about ${formatMoney(value, view)} of ${coin.symbol.toUpperCase()}?`,
-        text: `At ${formatPrice(price, view)} now. The price is checked again when you confirm.`,
+        text: `At ${formatPrice(price, view)} now${price.eq(market) ? '' : ` (market ${formatPrice(market, view)}, plus spread and slippage)`}. The price is checked again when you confirm.`,
         buttons: [{ label: 'Confirm', command: line, kind: 'confirm' }, { label: 'Cancel', command: line, kind: 'cancel' }],
       });
     }
@@ -69,17 +80,10 @@ async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell
     return reply('info', { text: `Already done: this message was handled before (${describe(outcome.transaction, coin, ctx)}). Nothing was traded again.` });
   }
   const t = outcome.transaction;
-  const quantity = `${formatQuantity(dec(t.quantity))} ${coin.symbol.toUpperCase()}`;
+  const label = coin.symbol.toUpperCase();
   return reply('success', {
-    title: `${side === 'buy' ? 'Bought' : 'Sold'} ${quantity}`,
-    fields: [
-      { label: 'Price', value: formatPrice(t.price, view) + (services.prices.simulated ? ' (simulated)' : '') },
-      { label: 'Quantity', value: quantity },
-      { label: 'Amount', value: formatMoney(t.amount, view) },
-      { label: 'Fee', value: formatMoney(t.fee, view) },
-      { label: side === 'buy' ? 'Total paid' : 'You receive', value: formatMoney(side === 'buy' ? dec(t.amount).plus(t.fee) : dec(t.amount).minus(t.fee), view) },
-      { label: 'Cash balance', value: formatMoney(outcome.portfolio.cash, view) },
-    ],
+    title: `${side === 'buy' ? 'Bought' : 'Sold'} ${formatQuantity(dec(t.quantity))} ${label}`,
+    fields: fillFields(t, view, label, services.prices.simulated, outcome.portfolio.cash),
     footer: priceFooter(ctx),
   });
 }
@@ -104,12 +108,12 @@ function confirmationEmail(ctx: CommandContext, coin: Coin, side: 'buy' | 'sell'
   };
 }
 
-/** What the order is worth at this price, for deciding whether to ask for confirmation. */
+/** What the order is worth at this price: for its slippage, and whether to ask for confirmation. */
 function estimatedValue(portfolio: Portfolio | null, coin: Coin, price: Dec, order: BuyOrder | SellOrder): Dec {
   if (order.kind === 'cash') return order.value;
   if (order.kind === 'quantity') return order.value.mul(price);
-  const held = dec(portfolio?.holdings[coin.id]?.quantity ?? '0');
-  return (order.kind === 'all' ? held : held.mul(order.value).div(100)).mul(price);
+  const free = freeQuantity(portfolio?.holdings[coin.id]);
+  return (order.kind === 'all' ? free : free.mul(order.value).div(100)).mul(price);
 }
 
 /** The order as the user would type it again. */
@@ -127,27 +131,27 @@ function describe(t: Transaction, coin: Coin, ctx: CommandContext): string {
 export const buy = defineCommand({
   name: 'buy',
   aliases: ['b'],
-  summary: 'Buy a coin with virtual cash: by amount ($250) or quantity (0.5)',
-  args: { coin: args.coin(), amount: args.buyAmount() },
-  examples: ['/buy btc $250', '/buy eth 0.5'],
+  summary: 'Buy a coin with virtual cash: by amount ($250) or quantity (0.5), now or at a price',
+  args: { coin: args.coin(), amount: args.buyAmount(), order: args.words('at <price> for a limit order, stop <price> for a stop order; then optionally for 7d') },
+  examples: ['/buy btc $250', '/buy eth 0.5', '/buy btc 0.1 at 60000', '/buy sol $500 stop 250 for 7d'],
   roles: ACCESS.trading,
   chats: 'any',
   changes: 'trade',
   deniedNote: TRADING_DENIED_NOTE,
-  run: (ctx, { coin, amount }) => trade(ctx, coin, 'buy', amount),
+  run: (ctx, { coin, amount, order }) => trade(ctx, coin, 'buy', amount, order),
 });
 
 export const sell = defineCommand({
   name: 'sell',
   aliases: ['s'],
-  summary: 'Sell a quantity, a percentage, or all of a coin you hold',
-  args: { coin: args.coin(), amount: args.sellAmount() },
-  examples: ['/sell btc 0.01', '/sell eth 25%', '/sell doge all'],
+  summary: 'Sell a quantity, a percentage, or all of a coin you hold, now or at a price',
+  args: { coin: args.coin(), amount: args.sellAmount(), order: args.words('at <price> for a limit order, stop <price> for a stop-loss; then optionally for 7d') },
+  examples: ['/sell btc 0.01', '/sell eth 25%', '/sell doge all', '/sell eth all stop 2500', '/sell btc 0.05 at 80000 for 30d'],
   roles: ACCESS.trading,
   chats: 'any',
   changes: 'trade',
   deniedNote: TRADING_DENIED_NOTE,
-  run: (ctx, { coin, amount }) => trade(ctx, coin, 'sell', amount),
+  run: (ctx, { coin, amount, order }) => trade(ctx, coin, 'sell', amount, order),
 });
 
 export const portfolio = defineCommand({
@@ -174,21 +178,26 @@ export const portfolio = defineCommand({
       const quote = prices.quote(h.coinId);
       const label = known.get(h.coinId)?.symbol.toUpperCase() ?? h.coinId;
       const average = formatPrice(basis.div(quantity), view);
-      if (!quote) return [label, formatQuantity(quantity), average, 'no price', '', ''];
+      const reserved = dec(h.reserved ?? '0');
+      // What open sell orders hold back is still owned (and valued), just not free to sell.
+      const shown = reserved.gt(0) ? `${formatQuantity(quantity)} (${formatQuantity(reserved)} held)` : formatQuantity(quantity);
+      if (!quote) return [label, shown, average, 'no price', '', ''];
       const value = quantity.mul(quote.price);
       const pnl = value.minus(basis);
       holdingsValue = holdingsValue.plus(value);
       unrealized = unrealized.plus(pnl);
       const pct = basis.isZero() ? '' : formatPercent(pnl.div(basis).mul(100));
-      return [label, formatQuantity(quantity), average, formatMoney(value, view), formatMoney(pnl, view), pct];
+      return [label, shown, average, formatMoney(value, view), formatMoney(pnl, view), pct];
     });
     const total = dec(p.cash).plus(holdingsValue);
+    const reservedCash = dec(p.reservedCash ?? '0');
     return reply('info', {
       title: `Portfolio of ${account.username}`,
       trend: trendOf(unrealized.plus(p.realizedPnl)),
       table: { columns: ['Coin', 'Quantity', 'Avg cost', 'Value', 'P&L', 'P&L %'], rows, align: ['left', 'right', 'right', 'right', 'right', 'right'] },
       fields: [
         { label: 'Cash', value: formatMoney(p.cash, view) },
+        ...(reservedCash.gt(0) ? [{ label: 'Free cash', value: formatMoney(freeCash(p), view) }, { label: 'Held for orders', value: formatMoney(reservedCash, view) }] : []),
         { label: 'Holdings', value: formatMoney(holdingsValue, view) },
         { label: 'Total value', value: formatMoney(total, view) },
         { label: 'Unrealized P&L', value: formatMoney(unrealized, view) },
@@ -224,11 +233,11 @@ export const history = defineCommand({
 export function transactionTable(ctx: CommandContext, items: Transaction[], withUser: boolean) {
   const view = viewOf(ctx);
   return {
-    columns: [...(withUser ? ['User'] : []), 'Time', 'Type', 'Coin', 'Quantity', 'Price', 'Amount'],
+    columns: [...(withUser ? ['User'] : []), 'Time', 'Type', 'Coin', 'Quantity', 'Price', 'Amount', 'Order'],
     rows: items.map((t) => [
       ...(withUser ? [t.username] : []),
-      timeFor(ctx, t.timestamp), t.type, t.coinId, formatQuantity(dec(t.quantity)), formatPrice(t.price, view), formatMoney(t.amount, view),
+      timeFor(ctx, t.timestamp), t.type, t.coinId, formatQuantity(dec(t.quantity)), formatPrice(t.price, view), formatMoney(t.amount, view), t.orderId ?? 'market',
     ]),
-    align: [...(withUser ? ['left' as const] : []), 'left' as const, 'left' as const, 'left' as const, 'right' as const, 'right' as const, 'right' as const],
+    align: [...(withUser ? ['left' as const] : []), 'left' as const, 'left' as const, 'left' as const, 'right' as const, 'right' as const, 'right' as const, 'left' as const],
   };
 }

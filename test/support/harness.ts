@@ -183,7 +183,8 @@ export async function makeTestBot(options: { config?: Partial<CoreConfig>; store
   const notifier = new RecordingNotifier();
   const core = createCore({
     store, prices: feed, notifier, passwords: new BcryptPasswords(4), clock, ids: options.ids ?? countingIds(), logger: options.logger ?? silentLogger,
-    config: { ...DEFAULT_CORE_CONFIG, ...options.config },
+    // Fills at the market price unless a test asks for spread and slippage (test/orders*.test.ts).
+    config: { ...DEFAULT_CORE_CONFIG, spreadBps: '0', slippageBpsPer10k: '0', ...options.config },
   });
   const chats = new RecordingChats();
   const outbox = new OutboxWorker(core.services, chats, options.outbox);
