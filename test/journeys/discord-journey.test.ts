@@ -3,11 +3,12 @@
  *  and typed options the person's client would send, in their DM with the bot or in a server's
  *  text channel. A server's administrators are members whose permissions in the interaction
  *  include Manage Channels. */
+import { describe, expect, it } from 'vitest';
 import { createDiscordBot } from '../../adapters/discord/bot';
 import { parseArgs } from '../../core/dispatcher';
 import {
   MEMBER_PERMISSIONS, Permission, startDiscordStandin,
-  type DiscordUser, type StandinChannel, type StandinGuild, type StandinInteraction, type StandinMessage,
+  type DiscordStandin, type DiscordUser, type StandinChannel, type StandinGuild, type StandinInteraction, type StandinMessage,
 } from '../support/discord-standin';
 import { makeTestBot, silentLogger } from '../support/harness';
 import { groupJourneySuite, type GroupJourneyDriver } from './group-journey';
@@ -21,7 +22,9 @@ interface Server {
   channel: StandinChannel;
 }
 
-async function discordDriver(): Promise<GroupJourneyDriver<DiscordUser, Server>> {
+type DiscordDriver = GroupJourneyDriver<DiscordUser, Server> & { standin: DiscordStandin };
+
+async function discordDriver(): Promise<DiscordDriver> {
   const core = await makeTestBot();
   const standin = await startDiscordStandin({ now: () => core.clock.now(), heartbeatIntervalMs: 60_000 });
   const adapter = createDiscordBot({
@@ -56,6 +59,7 @@ async function discordDriver(): Promise<GroupJourneyDriver<DiscordUser, Server>>
   return {
     core,
     adapter,
+    standin,
     person,
     run: (who, line) => slash(who, 'dm', line),
     async press(who, reply, label) {
@@ -70,7 +74,7 @@ async function discordDriver(): Promise<GroupJourneyDriver<DiscordUser, Server>>
     async redeliverLast(who) {
       standin.dispatch('INTERACTION_CREATE', last.get(who.id)!.payload);
     },
-    nextPushed: async (who) => seen(await standin.waitFor(() => standin.dms(who).find((m) => standin.textOf(m).includes('alert')))),
+    nextPushed: async (who, containing = 'alert') => seen(await standin.waitFor(() => standin.dms(who).find((m) => standin.textOf(m).includes(containing)))),
 
     group(name) {
       const guild = standin.guild({ name: `${name} ${++servers}`, channels: [name.toLowerCase()] });
@@ -106,3 +110,29 @@ async function discordDriver(): Promise<GroupJourneyDriver<DiscordUser, Server>>
 
 journeySuite('Discord', discordDriver);
 groupJourneySuite('Discord', discordDriver);
+
+describe('limit and stop orders in the Discord menu', () => {
+  it('/buy and /sell take the order words as an optional `order` option; /orders and /order cancel are there', async () => {
+    const driver = await discordDriver();
+    try {
+      const command = (name: string) => driver.standin.commands().find((c) => c.name === name);
+      for (const side of ['buy', 'sell']) {
+        const options = command(side)!.options!.map((o) => ({ name: o.name, type: o.type, required: Boolean(o.required) }));
+        // STRING (3): "at 80000 for 7d" arrives as typed, the core parses it.
+        expect(options).toEqual([
+          { name: 'coin', type: 3, required: true },
+          { name: 'amount', type: 3, required: true },
+          { name: 'order', type: 3, required: false },
+        ]);
+      }
+      expect(command('orders')).toBeDefined();
+      expect(command('order')!.options!.map((o) => [o.name, o.type])).toEqual([['cancel', 1]]); // a sub-command
+      // A market buy still works without the option.
+      const who = driver.person('fay');
+      await driver.run(who, '/signup fay fay@example.com');
+      expect((await driver.run(who, '/buy eth 0.1')).text).toContain('Bought 0.1 ETH');
+    } finally {
+      await driver.close();
+    }
+  });
+});

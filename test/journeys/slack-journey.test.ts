@@ -68,7 +68,7 @@ async function slackDriver(): Promise<GroupJourneyDriver<string, SlackChannel>> 
       });
       if (res.status !== 200) throw new Error(`the retried slash command was refused: ${res.status}`);
     },
-    nextPushed: async (who) => seen(await standin.waitFor(() => standin.dmsOf(who).find((m) => m.fromBot && textOf(m).includes('alert')))),
+    nextPushed: async (who, containing = 'alert') => seen(await standin.waitFor(() => standin.dmsOf(who).find((m) => m.fromBot && textOf(m).includes(containing)))),
 
     group: (name) => standin.channel(`C0${name.toUpperCase()}${++nextChannel}`, name.toLowerCase()),
     admin: (_channel, name) => person(name, { isAdmin: true }),

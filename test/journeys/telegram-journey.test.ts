@@ -52,7 +52,7 @@ async function telegramDriver(): Promise<TelegramDriver> {
     async redeliverLast(who) {
       await standin.redeliver(lastUpdate.get(who.id)!);
     },
-    nextPushed: async (who) => seen(await standin.waitFor(() => standin.botMessages(who.id).at(-1)?.text?.includes('alert') && standin.botMessages(who.id).at(-1))),
+    nextPushed: async (who, containing = 'alert') => seen(await standin.waitFor(() => standin.botMessages(who.id).at(-1)?.text?.includes(containing) && standin.botMessages(who.id).at(-1))),
 
     group: (name) => standin.group({ id: nextGroupId--, title: name }),
     admin(group, name) {
