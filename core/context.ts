@@ -1,6 +1,6 @@
 /** What a command handler is given: the caller, the chat, and the services behind the ports. */
 import type { Account, Caller, IdentityRef } from './domain';
-import type { Clock, IdGenerator, Logger, Notifier, PasswordHasher, PriceFeed, Store } from './ports';
+import type { Clock, IdGenerator, Logger, NewsSource, Notifier, PasswordHasher, PriceFeed, Store } from './ports';
 import type { CoinCatalog } from './coin-catalog';
 import type { AttemptLimiter } from './attempt-limiter';
 import type { CommandRegistry } from './registry';
@@ -54,6 +54,8 @@ export interface Services {
   /** Brute-force limits on logins, link codes and email changes, counted in the store. */
   attempts: AttemptLimiter;
   registry: CommandRegistry;
+  /** Headlines for /news; absent when the bot is built without news (it says so). */
+  news?: NewsSource;
 }
 
 export type ChatType = 'private' | 'group';

@@ -238,6 +238,14 @@ export interface Store {
   addCoin(coin: Coin): Promise<void>;
   removeCoin(coinId: string): Promise<boolean>;
 
+  /** Adds a coin to the user's watchlist unless it is there already ('exists') or the list holds
+   *  `limit` coins ('limit'). Atomic: however many adds race, the list never exceeds the limit. */
+  addToWatchlist(username: string, coinId: string, limit: number): Promise<'added' | 'exists' | 'limit'>;
+  /** False when the coin was not on the list. */
+  removeFromWatchlist(username: string, coinId: string): Promise<boolean>;
+  /** The user's watched coin ids, sorted; [] for none (or no account). */
+  getWatchlist(username: string): Promise<string[]>;
+
   /** Records that a non-trade side effect ran for this key; false if it already had. */
   claimOnce(key: string, expiresAt: number): Promise<boolean>;
   /** Gives a claim up (the side effect failed before it happened), so the key can be claimed again. */
@@ -331,6 +339,32 @@ export interface ChatDelivery {
   deliver(identity: LinkedIdentity, message: RichMessage): Promise<Delivery>;
   /** Into a group, channel or topic by its address (see postingAddress). */
   deliverToChat(chatAddress: string, message: RichMessage): Promise<Delivery>;
+}
+
+/** One headline from a news feed, as plain text: the feed's markup is already stripped. */
+export interface NewsItem {
+  title: string;
+  /** The article's address (http or https). */
+  link: string;
+  /** Which feed it came from, as users read it ("coindesk.com"). */
+  source: string;
+  /** Plain-text summary, possibly empty; searched by the coin filter, not shown. */
+  summary: string;
+  /** When it was published; absent when the feed does not say. */
+  publishedAt?: number;
+}
+
+/** Headlines from every configured feed, merged: deduplicated, newest first. */
+export interface NewsReport {
+  items: NewsItem[];
+  /** The sources that did not answer this time (broken, slow, not a feed). */
+  failed: string[];
+}
+
+/** Recent crypto headlines (RSS and Atom feeds in infra/news). Never rejects: a feed that fails
+ *  is named in `failed`. */
+export interface NewsSource {
+  latest(): Promise<NewsReport>;
 }
 
 export interface PasswordHasher {

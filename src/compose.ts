@@ -11,6 +11,7 @@ import { CoinGeckoClient } from '../infra/prices/coingecko-client';
 import { CoinGeckoFeed, probeCoinGecko } from '../infra/prices/coingecko-feed';
 import { SimulatedFeed } from '../infra/prices/simulated-feed';
 import { SqliteStore } from '../infra/sqlite/sqlite-store';
+import { RssNewsSource } from '../infra/news/rss-news-source';
 import { disabledNotifier } from '../infra/support/disabled-notifier';
 import { createSnsNotifier } from '../infra/email/sns-notifier';
 import { BcryptPasswords, systemClock, uuidIds } from '../infra/support/system';
@@ -87,6 +88,9 @@ export function startNotifier(config: Config, logger: PinoLogger): RunningNotifi
   return { notifier: sns, stop: () => sns.stop(5_000) };
 }
 
+/** One slow news feed holds /news up at most this long; the others answer meanwhile. */
+const NEWS_FEED_TIMEOUT_MS = 5_000;
+
 export function buildCore(config: Config, store: Store, prices: PriceFeed, notifier: Notifier, logger: PinoLogger): Core {
   return createCore({
     store,
@@ -96,6 +100,10 @@ export function buildCore(config: Config, store: Store, prices: PriceFeed, notif
     clock: systemClock,
     ids: uuidIds,
     logger,
+    // /news; NEWS_FEEDS="," (no feeds) turns it off, and the command says news is not set up.
+    ...(config.NEWS_FEEDS.length && {
+      news: new RssNewsSource({ feeds: config.NEWS_FEEDS, clock: systemClock, logger, cacheMs: config.NEWS_CACHE_SECONDS * 1000, timeoutMs: NEWS_FEED_TIMEOUT_MS }),
+    }),
     config: {
       startBalance: config.START_BALANCE,
       feePercent: config.TRADE_FEE_PERCENT,

@@ -38,6 +38,12 @@ export const ConfigSchema = z.object({
   MAX_OPEN_ORDERS: seconds.max(100).default(20),
   MAX_ORDER_DAYS: seconds.max(365).default(90),
   ACTIVITY_RETENTION_DAYS: seconds.default(30),
+  // /news (issue 12): RSS or Atom feeds, comma-separated, read at most once per NEWS_CACHE_SECONDS.
+  NEWS_FEEDS: z.string()
+    .transform((v) => v.split(',').map((u) => u.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each feed must be an http or https URL' })).max(20, 'at most 20 feeds'))
+    .default(['https://www.coindesk.com/arc/outboundfeeds/rss/', 'https://cointelegraph.com/rss', 'https://decrypt.co/feed']),
+  NEWS_CACHE_SECONDS: seconds.default(600),
   BOOTSTRAP_ADMIN_USERNAME: optionalText,
   BOOTSTRAP_ADMIN_EMAIL: optionalText,
   BOOTSTRAP_ADMIN_IDENTITY: optionalText,

@@ -19,8 +19,10 @@ const EXPECTED: Record<string, Caller[]> = {
   signup: EVERYONE, login: EVERYONE, link: EVERYONE, // Signup and Login: every role
   unlink: ACCOUNTS,
   price: EVERYONE, 'coins list': EVERYONE, // public market data
+  news: EVERYONE, // public market information, like /price
   buy: [U], sell: [U], portfolio: [U], history: [U], // Buy/Sell/Portfolio/Own history: user only
   orders: [U], 'order cancel': [U], // limit and stop orders are buying and selling: user only
+  watchlist: [U], 'watch add': [U], 'watch remove': [U], // a watchlist is kept with the portfolio: user only
   'alert set': [U], alerts: [U], 'alert remove': [U], // Price Alerts: user only
   // Group broadcasts: every caller passes the matrix, because a group's own administrators may
   // be guests; the handler decides (and refuses every caller in a private chat, as here).
@@ -57,12 +59,23 @@ const VALID: Record<string, string | ((caller: Caller) => string | Promise<strin
   unlink: '/unlink',
   price: '/price btc eth',
   'coins list': '/coins',
+  news: '/news btc',
   buy: '/buy btc $10',
   sell: '/sell btc 10%',
   portfolio: '/portfolio',
   history: '/history',
   orders: '/orders',
   'order cancel': async () => `/order cancel ${await anOrderOfTheUser()}`,
+  watchlist: '/watchlist',
+  // Each run needs the coin off (add) or on (remove) the_user's watchlist.
+  'watch add': async () => {
+    await bot.store.removeFromWatchlist('the_user', 'bitcoin');
+    return '/watch add btc';
+  },
+  'watch remove': async () => {
+    await bot.store.addToWatchlist('the_user', 'ethereum', 25);
+    return '/watch remove eth';
+  },
   'alert set': '/alert btc above 1000000',
   alerts: '/alerts',
   'alert remove': async () => `/alert remove ${await anAlertOfTheUser()}`,

@@ -1641,5 +1641,59 @@ export function storeContract(
         expect(new Dec(stats.sellVolume).eq('50.05')).toBe(true);
       });
     });
+
+    describe('watchlist', () => {
+      beforeEach(async () => {
+        await store.createAccount(account('alice'), '10000');
+        await store.createAccount(account('bob'), '10000');
+      });
+
+      it('adds coins once, lists them sorted, and keeps each user\'s list apart', async () => {
+        expect(await store.getWatchlist('alice')).toEqual([]);
+        expect(await store.addToWatchlist('alice', 'solana', 25)).toBe('added');
+        expect(await store.addToWatchlist('alice', 'bitcoin', 25)).toBe('added');
+        expect(await store.addToWatchlist('alice', 'bitcoin', 25)).toBe('exists');
+        expect(await store.addToWatchlist('bob', 'ethereum', 25)).toBe('added');
+        expect(await store.getWatchlist('alice')).toEqual(['bitcoin', 'solana']);
+        expect(await (await another()).getWatchlist('bob')).toEqual(['ethereum']);
+      });
+
+      it('refuses a coin past the limit, but still says a listed coin exists', async () => {
+        expect(await store.addToWatchlist('alice', 'bitcoin', 2)).toBe('added');
+        expect(await store.addToWatchlist('alice', 'ethereum', 2)).toBe('added');
+        expect(await store.addToWatchlist('alice', 'solana', 2)).toBe('limit');
+        expect(await store.addToWatchlist('alice', 'bitcoin', 2)).toBe('exists');
+        expect(await store.getWatchlist('alice')).toEqual(['bitcoin', 'ethereum']);
+      });
+
+      it('removes a coin once, after which there is room again', async () => {
+        await store.addToWatchlist('alice', 'bitcoin', 1);
+        expect(await store.removeFromWatchlist('alice', 'ethereum')).toBe(false);
+        expect(await store.removeFromWatchlist('bob', 'bitcoin')).toBe(false);
+        const results = await Promise.all([store.removeFromWatchlist('alice', 'bitcoin'), store.removeFromWatchlist('alice', 'bitcoin')]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.getWatchlist('alice')).toEqual([]);
+        expect(await store.addToWatchlist('alice', 'solana', 1)).toBe('added');
+        expect(await store.getWatchlist('alice')).toEqual(['solana']);
+      });
+
+      it('never exceeds the limit when adds race across instances', async () => {
+        const other = await another();
+        const coins = DEFAULT_COINS.slice(0, 12).map((c) => c.id);
+        const outcomes = await Promise.all(coins.map((coinId, i) => (i % 2 ? other : store).addToWatchlist('alice', coinId, 5)));
+        expect(outcomes.filter((o) => o === 'added')).toHaveLength(5);
+        expect(outcomes.filter((o) => o === 'limit')).toHaveLength(7);
+        const list = await store.getWatchlist('alice');
+        expect(list).toHaveLength(5);
+        expect(list).toEqual([...list].sort());
+      });
+
+      it('keeps the list through account updates', async () => {
+        await store.addToWatchlist('alice', 'bitcoin', 25);
+        await store.updateAccount('alice', { currency: 'eur', timezone: 'Europe/Paris' });
+        expect(await store.getWatchlist('alice')).toEqual(['bitcoin']);
+        expect((await store.getAccount('alice'))?.currency).toBe('eur');
+      });
+    });
   });
 }

@@ -50,6 +50,7 @@ import { DynamoAlerts } from './alerts';
 import { createClients, type DynamoClients, type DynamoConnection } from './client';
 import { conditionFailed, eachLimited, type StoreIo, type WriteAction } from './io';
 import { DynamoOutbox, putMessage } from './outbox';
+import { DynamoWatchlist } from './watchlist';
 import {
   ACCOUNT_SETTINGS,
   accountItem,
@@ -124,6 +125,7 @@ export class DynamoDbStore implements Store {
   private readonly trades = new KeyedQueue();
   private readonly alerts: DynamoAlerts;
   private readonly outbox: DynamoOutbox;
+  private readonly watchlist: DynamoWatchlist;
 
   constructor(
     private readonly clients: DynamoClients,
@@ -134,6 +136,7 @@ export class DynamoDbStore implements Store {
     const io = this.io();
     this.alerts = new DynamoAlerts(io, this.t);
     this.outbox = new DynamoOutbox(io, this.t);
+    this.watchlist = new DynamoWatchlist(clients.doc, this.t.users);
   }
 
   private get doc() {
@@ -692,6 +695,19 @@ export class DynamoDbStore implements Store {
       if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
+  }
+
+  /** On the account item (see watchlist.ts). */
+  async addToWatchlist(username: string, coinId: string, limit: number): Promise<'added' | 'exists' | 'limit'> {
+    return this.watchlist.add(username, coinId, limit);
+  }
+
+  async removeFromWatchlist(username: string, coinId: string): Promise<boolean> {
+    return this.watchlist.remove(username, coinId);
+  }
+
+  async getWatchlist(username: string): Promise<string[]> {
+    return this.watchlist.list(username);
   }
 
   async claimOnce(key: string, expiresAt: number): Promise<boolean> {

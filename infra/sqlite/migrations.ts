@@ -277,6 +277,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE transactions ADD COLUMN market_price TEXT;
     `,
   },
+  {
+    // Issue 12: personal watchlists. One row per watched coin; the key (username first) serves
+    // both the sorted read and the count addToWatchlist checks against the limit.
+    sql: `
+      CREATE TABLE watchlist (
+        username TEXT NOT NULL REFERENCES accounts(username),
+        coin_id  TEXT NOT NULL,
+        PRIMARY KEY (username, coin_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /**

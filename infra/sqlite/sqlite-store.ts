@@ -45,6 +45,7 @@ import { migrate } from './migrations';
 import { applyPlan, applyPortfolioPlan } from '../../core/trading';
 import { SqliteAlerts } from './alerts';
 import { SqliteChatStates } from './chat-states';
+import { SqliteWatchlist } from './watchlist';
 import { SqliteOutbox } from './outbox';
 import { jsonChunks } from './many-keys';
 import { decodeCursor, pageLimit, toPage } from './paging';
@@ -154,12 +155,14 @@ export class SqliteStore implements Store {
   private readonly outbox: SqliteOutbox;
   private readonly alerts: SqliteAlerts;
   private readonly chatStates: SqliteChatStates;
+  private readonly watchlist: SqliteWatchlist;
 
   private constructor(private readonly db: Database.Database, private readonly now: () => number) {
     this.s = prepareStatements(db);
     this.outbox = new SqliteOutbox(db);
     this.alerts = new SqliteAlerts(db, (messages) => this.outbox.insert(messages));
     this.chatStates = new SqliteChatStates(db);
+    this.watchlist = new SqliteWatchlist(db);
     this.tradeTx = db.transaction(this.tradeInTransaction.bind(this));
     this.orderTx = db.transaction(this.orderInTransaction.bind(this));
     this.insertActivityBatch = db.transaction((batch: ActivityEntry[]) => {
@@ -466,6 +469,18 @@ export class SqliteStore implements Store {
 
   async removeCoin(coinId: string): Promise<boolean> {
     return this.s.deleteCoin.run(coinId).changes === 1;
+  }
+
+  async addToWatchlist(username: string, coinId: string, limit: number): Promise<'added' | 'exists' | 'limit'> {
+    return this.watchlist.add(username, coinId, limit);
+  }
+
+  async removeFromWatchlist(username: string, coinId: string): Promise<boolean> {
+    return this.watchlist.remove(username, coinId);
+  }
+
+  async getWatchlist(username: string): Promise<string[]> {
+    return this.watchlist.list(username);
   }
 
   async claimOnce(key: string, expiresAt: number): Promise<boolean> {
