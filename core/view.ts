@@ -1,9 +1,10 @@
 /** Small helpers handlers share: the caller's money view, paging, the simulated-price notice. */
 import type { CommandContext } from './context';
-import type { Account } from './domain';
+import type { Account, Coin, Quote } from './domain';
 import { UserError } from './errors';
-import { formatTime, moneyView, type MoneyView } from './format';
-import type { Button } from './messages';
+import { formatAge, formatPrice, formatTime, moneyView, type MoneyView } from './format';
+import type { Button, Table } from './messages';
+import { dec, formatPercent } from './money';
 import type { Page, PageRequest } from './ports';
 
 /** The caller's currency and time zone: how every amount and time in a reply is shown. */
@@ -29,6 +30,26 @@ export function requireAccount(ctx: CommandContext): Account {
 /** Said on every reply that shows a price while the feed is simulated. */
 export function priceFooter(ctx: CommandContext): string | undefined {
   return ctx.services.prices.simulated ? 'Prices are simulated (CoinGecko is not in use): nothing here is a live market price.' : undefined;
+}
+
+/** The columns of a table of latest quotes (/price, /watchlist), one row per coin (quoteRow). */
+export const QUOTE_COLUMNS: Pick<Table, 'columns' | 'align'> = { columns: ['Coin', 'Price', '24h', 'Updated'], align: ['left', 'right', 'right', 'right'] };
+
+/** The price cell: "$87,000.00", marked when simulated. */
+export function priceCell(ctx: CommandContext, quote: Quote): string {
+  return formatPrice(quote.price, viewOf(ctx)) + (quote.simulated ? ' (simulated)' : '');
+}
+
+export function changeCell(quote: Quote): string {
+  return quote.change24hPercent === null ? 'n/a' : formatPercent(dec(quote.change24hPercent));
+}
+
+/** A coin's latest quote as a row of QUOTE_COLUMNS: price, 24 h change and how old the quote
+ *  is; "no price yet" before the first one. */
+export function quoteRow(ctx: CommandContext, coin: Coin, now: number): string[] {
+  const label = `${coin.symbol.toUpperCase()} ${coin.name}`;
+  const quote = ctx.services.prices.quote(coin.id);
+  return quote ? [label, priceCell(ctx, quote), changeCell(quote), formatAge(now - quote.receivedAt)] : [label, 'no price yet', '', ''];
 }
 
 export const PAGE_SIZE = 10;

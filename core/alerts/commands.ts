@@ -17,7 +17,7 @@ import { parseAlertSpec, type AlertSpec } from './spec';
 
 /** Thresholds are stored with at most this many decimals: enough for any coin's price, and a
  *  converted price (65000 EUR / rate) does not drag 40 digits along. */
-const STORED_PRICE_DECIMALS = 12;
+export const STORED_PRICE_DECIMALS = 12;
 
 /** The arguments /alert and /broadcast add share. On Discord they are four options: coin,
  *  condition (a choice), value and `options` (the rest, "1h up repeat 30m for 7d"). */

@@ -59,8 +59,9 @@ export function parsePercent(raw: string): Dec {
   return value;
 }
 
-/** A positive price with at most 12 decimals, as /alert has always taken it ("$65000" too). */
-function parsePrice(raw: string): Dec {
+/** A positive price with at most 12 decimals, as /alert has always taken it ("$65000" too); an
+ *  order's price is read the same way. */
+export function parsePrice(raw: string): Dec {
   const parsed = args.price().schema.safeParse(raw);
   if (!parsed.success) throw new UserError(parsed.error.issues[0]?.message ?? 'That is not a price.');
   return parsed.data;

@@ -1,23 +1,12 @@
 import { ACCESS } from '../access';
 import { args } from '../args';
-import type { CommandContext } from '../context';
 import type { Coin, Quote } from '../domain';
 import { UserError } from '../errors';
-import { formatAge, formatPrice } from '../format';
-import { dec, formatPercent } from '../money';
+import { dec } from '../money';
 import { reply, trendOf } from '../messages';
 import { ConflictError } from '../ports';
 import { defineCommand } from '../registry';
-import { priceFooter, viewOf } from '../view';
-
-/** The price cell: "$87,000.00", marked when simulated. */
-function priceText(ctx: CommandContext, quote: Quote): string {
-  return formatPrice(quote.price, viewOf(ctx)) + (quote.simulated ? ' (simulated)' : '');
-}
-
-function changeText(quote: Quote): string {
-  return quote.change24hPercent === null ? 'n/a' : formatPercent(dec(quote.change24hPercent));
-}
+import { QUOTE_COLUMNS, changeCell, priceCell, priceFooter, quoteRow } from '../view';
 
 export const price = defineCommand({
   name: 'price',
@@ -30,17 +19,12 @@ export const price = defineCommand({
   async run(ctx, { coins }) {
     const resolved = await Promise.all([...new Set(coins)].map((c) => ctx.services.coins.resolve(c)));
     const now = ctx.services.clock.now();
-    const rows = resolved.map((coin) => {
-      const quote = ctx.services.prices.quote(coin.id);
-      return quote
-        ? [`${coin.symbol.toUpperCase()} ${coin.name}`, priceText(ctx, quote), changeText(quote), formatAge(now - quote.receivedAt)]
-        : [`${coin.symbol.toUpperCase()} ${coin.name}`, 'no price yet', '', ''];
-    });
+    const rows = resolved.map((coin) => quoteRow(ctx, coin, now));
     const change = resolved.length === 1 ? ctx.services.prices.quote(resolved[0]!.id)?.change24hPercent : undefined;
     return reply('info', {
       title: resolved.length === 1 ? `${resolved[0]!.name} price` : 'Prices',
       ...(change && { trend: trendOf(dec(change)) }),
-      table: { columns: ['Coin', 'Price', '24h', 'Updated'], rows, align: ['left', 'right', 'right', 'right'] },
+      table: { ...QUOTE_COLUMNS, rows },
       buttons: [{ label: 'Refresh', command: `/price ${resolved.map((c) => c.id).join(' ')}`, kind: 'refresh' }],
       footer: priceFooter(ctx),
     });
@@ -123,7 +107,7 @@ export const market = defineCommand({
       .sort((a, b) => dec(b.quote.change24hPercent!).cmp(dec(a.quote.change24hPercent!)));
     if (!quoted.length) throw new UserError('No 24 h changes are known yet: try again in a minute.');
     const rising = quoted.filter((q) => dec(q.quote.change24hPercent!).gt(0)).length;
-    const row = ({ coin, quote }: { coin: Coin; quote: Quote }) => [coin.symbol.toUpperCase(), coin.name, priceText(ctx, quote), changeText(quote)];
+    const row = ({ coin, quote }: { coin: Coin; quote: Quote }) => [coin.symbol.toUpperCase(), coin.name, priceCell(ctx, quote), changeCell(quote)];
     const top = quoted.slice(0, 5);
     const bottom = quoted.slice(-5).reverse().filter((q) => !top.includes(q));
     return reply('info', {

@@ -13,6 +13,8 @@ import { reply, type Button, type RichMessage } from '../messages';
 import { Dec, dec, toStored } from '../money';
 import { defineCommand } from '../registry';
 import { requireAccount, timeFor, viewOf } from '../view';
+import { STORED_PRICE_DECIMALS } from '../alerts/commands';
+import { parsePrice } from '../alerts/spec';
 import { orderTerms, placementPlan, releasePlan, triggerCondition, type OrderType } from './rules';
 import { describeHold, describeOrder, describeOrderExpiry } from './views';
 
@@ -20,8 +22,6 @@ import { describeHold, describeOrder, describeOrderExpiry } from './views';
 const MIN_ORDER_MS = 3_600_000;
 /** Cancel buttons under /orders: more would not fit every platform's message. */
 const CANCEL_BUTTONS = 10;
-/** Trigger prices are stored with at most this many decimals, as alert thresholds are. */
-const STORED_PRICE_DECIMALS = 12;
 
 export interface OrderWords {
   type: OrderType;
@@ -38,9 +38,7 @@ export function parseOrderWords(words: readonly string[], side: TradeSide, maxMs
     throw new UserError(`“${words[0]!.slice(0, 20)}” is not expected after the amount: say at <price> for a limit order or stop <price> for a stop order, e.g. ${example}.`);
   }
   if (priceWord === undefined) throw new UserError(`Say the price after ${kind}: e.g. ${example}.`);
-  const parsed = args.price().schema.safeParse(priceWord);
-  if (!parsed.success) throw new UserError(parsed.error.issues[0]?.message ?? 'That is not a price.');
-  const result: OrderWords = { type: kind === 'at' ? 'limit' : 'stop', price: parsed.data };
+  const result: OrderWords = { type: kind === 'at' ? 'limit' : 'stop', price: parsePrice(priceWord) };
   if (rest.length) {
     if (rest[0] !== 'for') throw new UserError(`“${rest[0]!.slice(0, 20)}” is not expected here: only for <duration> may follow the price, e.g. ${example} for 7d.`);
     const ms = rest[1] === undefined ? undefined : parseDuration(rest[1]);

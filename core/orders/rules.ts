@@ -13,7 +13,7 @@
 import type { BuyOrder, SellOrder } from '../args';
 import type { OrderTerms, Platform, Portfolio, PriceAlert, TradeSide } from '../domain';
 import { UserError } from '../errors';
-import { Dec, ZERO, cash, dec, quantityDown, toStored } from '../money';
+import { Dec, cash, dec, quantityDown, toStored } from '../money';
 import type { PortfolioPlan, TradePlan } from '../ports';
 import { freeCash, freeQuantity, planBuy, planSell, type TradeTerms } from '../trading';
 import { fillPrice, withinLimit, type CostConfig, type FillPrice } from './pricing';
@@ -94,13 +94,15 @@ export function placementPlan(order: PriceAlert, money: (amount: Dec) => string,
 export function released(portfolio: Portfolio, order: PriceAlert): Portfolio {
   const terms = order.order!;
   if (terms.side === 'buy') {
-    return { ...portfolio, reservedCash: toStored(Dec.max(ZERO, dec(portfolio.reservedCash ?? '0').minus(terms.reserved))) };
+    return { ...portfolio, reservedCash: toStored(dec(portfolio.reservedCash ?? '0').minus(terms.reserved)) };
   }
   const holding = portfolio.holdings[order.coinId];
   if (!holding) return portfolio;
-  const left = Dec.max(ZERO, dec(holding.reserved ?? '0').minus(terms.reserved));
+  // Never below zero while holds and orders agree; if they did not, the store's check refuses
+  // the plan (core/trading.ts applyPortfolioPlan) rather than this hiding it.
+  const left = dec(holding.reserved ?? '0').minus(terms.reserved);
   const { reserved: _dropped, ...rest } = holding;
-  return { ...portfolio, holdings: { ...portfolio.holdings, [order.coinId]: left.gt(0) ? { ...rest, reserved: toStored(left) } : rest } };
+  return { ...portfolio, holdings: { ...portfolio.holdings, [order.coinId]: left.isZero() ? rest : { ...rest, reserved: toStored(left) } } };
 }
 
 /** Cancelling or expiring: the hold is given back. */

@@ -1,10 +1,8 @@
 /** How /watchlist shows a user's watched coins: one row per coin, with its latest quote. */
 import type { CommandContext } from '../context';
 import type { Coin } from '../domain';
-import { formatAge, formatPrice } from '../format';
-import { dec, formatPercent } from '../money';
 import { reply, type RichMessage } from '../messages';
-import { priceFooter, viewOf } from '../view';
+import { QUOTE_COLUMNS, priceFooter, quoteRow } from '../view';
 
 export const WATCHLIST_LIMIT = 25;
 
@@ -19,24 +17,14 @@ export function watchlistMessage(ctx: CommandContext, coinIds: string[], tracked
     });
   }
   const known = new Map(tracked.map((c) => [c.id, c]));
-  const view = viewOf(ctx);
   const now = ctx.services.clock.now();
   const rows = coinIds.map((id) => {
     const coin = known.get(id);
-    if (!coin) return [id, 'no longer tracked', '', ''];
-    const label = `${coin.symbol.toUpperCase()} ${coin.name}`;
-    const quote = ctx.services.prices.quote(id);
-    if (!quote) return [label, 'no price yet', '', ''];
-    return [
-      label,
-      formatPrice(quote.price, view) + (quote.simulated ? ' (simulated)' : ''),
-      quote.change24hPercent === null ? 'n/a' : formatPercent(dec(quote.change24hPercent)),
-      formatAge(now - quote.receivedAt),
-    ];
+    return coin ? quoteRow(ctx, coin, now) : [id, 'no longer tracked', '', ''];
   });
   return reply('info', {
     title: `Your watchlist (${coinIds.length} of ${WATCHLIST_LIMIT})`,
-    table: { columns: ['Coin', 'Price', '24h', 'Updated'], rows, align: ['left', 'right', 'right', 'right'] },
+    table: { ...QUOTE_COLUMNS, rows },
     buttons: [{ label: 'Refresh', command: '/watchlist', kind: 'refresh' }],
     footer: priceFooter(ctx) ?? 'Add or remove coins with /watch add <coin> and /watch remove <coin>.',
   });

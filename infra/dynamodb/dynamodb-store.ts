@@ -136,7 +136,7 @@ export class DynamoDbStore implements Store {
     const io = this.io();
     this.alerts = new DynamoAlerts(io, this.t);
     this.outbox = new DynamoOutbox(io, this.t);
-    this.watchlist = new DynamoWatchlist(clients.doc, this.t.users);
+    this.watchlist = new DynamoWatchlist(io, this.t.users);
   }
 
   private get doc() {

@@ -5,7 +5,7 @@
  * DynamoDB applies them one at a time and the set never grows past the limit. The set's
  * attribute disappears when its last coin is removed (DynamoDB deletes empty sets).
  */
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { StoreIo } from './io';
 
 const NAMES = { '#w': 'watchlist', '#u': 'username' };
 
@@ -14,24 +14,20 @@ const NAMES = { '#w': 'watchlist', '#u': 'username' };
 const ATTEMPTS = 5;
 
 export class DynamoWatchlist {
-  constructor(private readonly doc: DynamoDBDocumentClient, private readonly usersTable: string) {}
+  constructor(private readonly io: StoreIo, private readonly usersTable: string) {}
 
   async add(username: string, coinId: string, limit: number): Promise<'added' | 'exists' | 'limit'> {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      try {
-        await this.doc.send(new UpdateCommand({
-          TableName: this.usersTable,
-          Key: { username },
-          UpdateExpression: 'ADD #w :coin',
-          // attribute_exists(#u): never create an item for an account that does not exist.
-          ConditionExpression: 'attribute_exists(#u) AND NOT contains(#w, :id) AND (attribute_not_exists(#w) OR size(#w) < :limit)',
-          ExpressionAttributeNames: NAMES,
-          ExpressionAttributeValues: { ':coin': new Set([coinId]), ':id': coinId, ':limit': limit },
-        }));
-        return 'added';
-      } catch (error) {
-        if (!isConditionalCheckFailed(error)) throw error;
-      }
+      const added = await this.io.update({
+        TableName: this.usersTable,
+        Key: { username },
+        UpdateExpression: 'ADD #w :coin',
+        // attribute_exists(#u): never create an item for an account that does not exist.
+        ConditionExpression: 'attribute_exists(#u) AND NOT contains(#w, :id) AND (attribute_not_exists(#w) OR size(#w) < :limit)',
+        ExpressionAttributeNames: NAMES,
+        ExpressionAttributeValues: { ':coin': new Set([coinId]), ':id': coinId, ':limit': limit },
+      });
+      if (added) return 'added';
       const current = await this.read(username);
       if (current === null) throw new Error(`No account ${username} to add a watched coin to`);
       if (current.includes(coinId)) return 'exists';
@@ -41,22 +37,17 @@ export class DynamoWatchlist {
     throw new Error(`Watchlist of ${username} kept changing; gave up adding ${coinId}`);
   }
 
+  /** Conditional, so that of two racing removals exactly one reports true. */
   async remove(username: string, coinId: string): Promise<boolean> {
-    try {
-      // Conditional, so that of two racing removals exactly one reports true.
-      await this.doc.send(new UpdateCommand({
-        TableName: this.usersTable,
-        Key: { username },
-        UpdateExpression: 'DELETE #w :coin',
-        ConditionExpression: 'contains(#w, :id)',
-        ExpressionAttributeNames: { '#w': NAMES['#w'] },
-        ExpressionAttributeValues: { ':coin': new Set([coinId]), ':id': coinId },
-      }));
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+    const removed = await this.io.update({
+      TableName: this.usersTable,
+      Key: { username },
+      UpdateExpression: 'DELETE #w :coin',
+      ConditionExpression: 'contains(#w, :id)',
+      ExpressionAttributeNames: { '#w': NAMES['#w'] },
+      ExpressionAttributeValues: { ':coin': new Set([coinId]), ':id': coinId },
+    });
+    return removed !== null;
   }
 
   async list(username: string): Promise<string[]> {
@@ -65,19 +56,9 @@ export class DynamoWatchlist {
 
   /** The sorted set, or null when there is no such account item. */
   private async read(username: string): Promise<string[] | null> {
-    const { Item } = await this.doc.send(new GetCommand({
-      TableName: this.usersTable,
-      Key: { username },
-      ProjectionExpression: '#u, #w',
-      ExpressionAttributeNames: NAMES,
-      ConsistentRead: true,
-    }));
-    if (!Item) return null;
-    const set = Item.watchlist as Set<string> | undefined;
+    const item = await this.io.get(this.usersTable, { username });
+    if (!item) return null;
+    const set = item.watchlist as Set<string> | undefined;
     return set ? [...set].sort() : [];
   }
-}
-
-function isConditionalCheckFailed(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
