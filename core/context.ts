@@ -1,6 +1,6 @@
 /** What a command handler is given: the caller, the chat, and the services behind the ports. */
 import type { Account, Caller, IdentityRef } from './domain';
-import type { Clock, IdGenerator, Logger, NewsSource, Notifier, PasswordHasher, PriceFeed, Store } from './ports';
+import type { ChartRenderer, Clock, IdGenerator, Logger, MarketData, NewsSource, Notifier, PasswordHasher, PriceFeed, SentimentSource, Store } from './ports';
 import type { CoinCatalog } from './coin-catalog';
 import type { AttemptLimiter } from './attempt-limiter';
 import type { CommandRegistry } from './registry';
@@ -56,6 +56,13 @@ export interface Services {
   registry: CommandRegistry;
   /** Headlines for /news; absent when the bot is built without news (it says so). */
   news?: NewsSource;
+  /** Price history, the whole market and trending coins for /chart, /analysis and /market;
+   *  absent when the bot is built without them (commands say so). */
+  market?: MarketData;
+  /** Draws /chart and /analysis images; absent: those answer with numbers only. */
+  charts?: ChartRenderer;
+  /** The Fear and Greed index for /market; absent: /market says it is not set up. */
+  sentiment?: SentimentSource;
 }
 
 export type ChatType = 'private' | 'group';

@@ -12,6 +12,7 @@ import { UserError } from './errors';
 import { formatTime } from './format';
 import { errorMessage, type RichMessage } from './messages';
 import { usageOf, type AnyCommand } from './registry';
+import { ChatMemberRecorder } from './market/chat-members';
 
 /** A command chosen from a platform's typed options rather than typed as a line. */
 export interface StructuredCommand {
@@ -67,7 +68,12 @@ const INVISIBLE = /[\p{Cc}\p{Cf}]/gu;
 type Outcome = 'ok' | 'error' | 'denied';
 
 export class Dispatcher {
-  constructor(private readonly services: Services) {}
+  /** Who used the bot in which group, for /leaderboard. */
+  private readonly members: ChatMemberRecorder;
+
+  constructor(private readonly services: Services) {
+    this.members = new ChatMemberRecorder(services);
+  }
 
   async dispatch(input: IncomingCommand): Promise<DispatchResult> {
     const key = identityKey(input.identity);
@@ -98,6 +104,8 @@ export class Dispatcher {
     };
     // They wrote from a direct chat the bot had marked blocked: it is open again.
     if (linked?.unreachableSince !== undefined && input.chat.type === 'private') await store.clearUnreachable(key);
+    // A linked user in a group is one of its members for /leaderboard (never fails the command).
+    if (account && input.chat.type === 'group') await this.members.seen(input.chat.id, account.username, this.services.clock.now());
 
     const command = request.found;
     if (!command) {

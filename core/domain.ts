@@ -33,6 +33,19 @@ export interface Account {
   timezone?: string;
   /** The local hour (0-23) of the daily digest; absent or null: no digest. */
   digestHour?: number | null;
+  /** Opted in to leaderboards (/settings leaderboard on); absent or false: never ranked. */
+  leaderboard?: boolean;
+}
+
+/** A user's portfolio value on one day (UTC), in the base currency, recorded by the scheduler
+ *  for /chart portfolio and /leaderboard. */
+export interface PortfolioSnapshot {
+  username: string;
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  /** Cash plus holdings at that day's prices (exact decimal). */
+  value: string;
+  at: number;
 }
 
 export type AlertDelivery = 'dm' | 'here' | 'off';
@@ -258,6 +271,9 @@ export interface Quote {
   /** When this process received the quote (ms since epoch). */
   receivedAt: number;
   simulated: boolean;
+  /** Where the price came from, as users read it ("CoinGecko", "Binance"); absent: the feed's
+   *  only source. */
+  source?: string;
 }
 
 export interface ActivityEntry {

@@ -10,6 +10,7 @@ import type {
   LinkedIdentity,
   OutboxMessage,
   Portfolio,
+  PortfolioSnapshot,
   PriceAlert,
   Quote,
   SystemStats,
@@ -100,7 +101,7 @@ export interface StoredButtons extends ButtonSet {
 }
 
 export type AccountPatch = Partial<Pick<Account,
-  'email' | 'role' | 'currency' | 'emailNotifications' | 'passwordHash' | 'alertDelivery' | 'alertChat' | 'timezone' | 'digestHour'>>;
+  'email' | 'role' | 'currency' | 'emailNotifications' | 'passwordHash' | 'alertDelivery' | 'alertChat' | 'timezone' | 'digestHour' | 'leaderboard'>>;
 
 /** One alert the matcher found crossed, to claim (Store.fireAlerts). */
 export interface AlertFiring {
@@ -246,6 +247,17 @@ export interface Store {
   /** The user's watched coin ids, sorted; [] for none (or no account). */
   getWatchlist(username: string): Promise<string[]>;
 
+  /** Keeps each user's portfolio value for a day (the scheduler's daily snapshot); a second
+   *  snapshot of the same user and day replaces the first. */
+  savePortfolioSnapshots(snapshots: PortfolioSnapshot[]): Promise<void>;
+  /** The user's snapshots from `fromDay` (inclusive, YYYY-MM-DD) on, oldest first. */
+  listPortfolioSnapshots(username: string, fromDay: string): Promise<PortfolioSnapshot[]>;
+  /** Remembers that a linked user spoke in a group (the leaderboard ranks a group's members;
+   *  platforms do not let bots list them all). Idempotent; `at` is the latest time seen. */
+  recordChatMember(chatAddress: string, username: string, at: number): Promise<void>;
+  /** Usernames seen in the group, sorted. */
+  listChatMembers(chatAddress: string): Promise<string[]>;
+
   /** Records that a non-trade side effect ran for this key; false if it already had. */
   claimOnce(key: string, expiresAt: number): Promise<boolean>;
   /** Gives a claim up (the side effect failed before it happened), so the key can be claimed again. */
@@ -308,6 +320,17 @@ export interface PriceFeed {
   refresh(): Promise<void>;
   /** Looks a coin id up in the upstream coin list (for admins adding coins). */
   lookupCoin(coinId: string): Promise<Coin | null>;
+  /** Which source serves prices now (/about; /price names a quote's source when it is not the
+   *  usual one). */
+  source(): PriceSourceStatus;
+}
+
+/** Where a feed's prices come from now. */
+export interface PriceSourceStatus {
+  /** As users read it: "CoinGecko", "Binance", "simulated". */
+  active: string;
+  /** Set while a fallback serves prices: the usual source, failing since `since` (ms). */
+  standingInFor?: { source: string; since: number };
 }
 
 /** Trade confirmations and fired alerts by email; `enabled` is false when email is not configured. */
@@ -365,6 +388,99 @@ export interface NewsReport {
  *  is named in `failed`. */
 export interface NewsSource {
   latest(): Promise<NewsReport>;
+}
+
+/** The ranges /chart and /analysis offer, as CoinGecko's market chart `days`. */
+export const CHART_RANGES = ['1d', '7d', '30d', '90d', '1y'] as const;
+export type ChartRange = (typeof CHART_RANGES)[number];
+
+/** One point of a price series: the price in the base currency (exact decimal) at a time. */
+export interface PricePoint {
+  at: number;
+  price: string;
+}
+
+/** A coin's price history over a range (CoinGecko's /coins/{id}/market_chart), oldest first. */
+export interface MarketChart {
+  coinId: string;
+  range: ChartRange;
+  points: PricePoint[];
+  /** Made up by the simulated feed, not market data. */
+  simulated: boolean;
+}
+
+/** The whole market (CoinGecko's /global). Amounts in the base currency, exact decimals. */
+export interface GlobalMarket {
+  totalMarketCap: string;
+  totalVolume24h: string;
+  marketCapChange24hPercent: string | null;
+  /** Market-cap share in percent by lower-case symbol ("btc" -> "52.1"), largest first. */
+  marketCapShare: Record<string, string>;
+  simulated: boolean;
+}
+
+/** A coin people search for most (CoinGecko's /search/trending). */
+export interface TrendingCoin {
+  id: string;
+  symbol: string;
+  name: string;
+  marketCapRank: number | null;
+}
+
+/**
+ * Why market data could not be had: `busy` when the shared request budget has no room for an
+ * on-demand call this minute (polling keeps its share), `unavailable` when the source failed,
+ * `not_found` when it does not know the coin. Commands turn these into plain answers.
+ */
+export class MarketDataError extends Error {
+  constructor(readonly kind: 'busy' | 'unavailable' | 'not_found', message: string) {
+    super(message);
+    this.name = 'MarketDataError';
+  }
+}
+
+/** Market data beyond the live quotes, cached (per coin and range) and within the request
+ *  budget. Rejects with MarketDataError only. */
+export interface MarketData {
+  readonly simulated: boolean;
+  chart(coinId: string, range: ChartRange): Promise<MarketChart>;
+  global(): Promise<GlobalMarket>;
+  trending(): Promise<TrendingCoin[]>;
+}
+
+/** The Fear and Greed index (0 extreme fear .. 100 extreme greed). */
+export interface FearGreedReading {
+  value: number;
+  /** As the source names it: "Extreme Fear", "Neutral", "Greed". */
+  classification: string;
+  at: number;
+}
+
+/** Market sentiment from FEAR_GREED_URL. Never rejects: null when the source is unavailable. */
+export interface SentimentSource {
+  fearGreed(): Promise<FearGreedReading | null>;
+}
+
+/** A line chart, platform- and library-neutral: the core decides what is drawn, the renderer
+ *  how. Values are for drawing only (numbers are fine here; nothing is booked from them). */
+export interface ChartSpec {
+  title: string;
+  /** One per point, already formatted for the reader ("25 Nov", "14:00"). */
+  labels: string[];
+  series: Array<{ label: string; values: number[] }>;
+  /** The value axis' caption ("USD"). */
+  yLabel: string;
+}
+
+/** Why a chart could not be drawn (the renderer is unreachable or refused it). */
+export class ChartUnavailableError extends Error {
+  override name = 'ChartUnavailableError';
+}
+
+/** Draws charts as images the chat platforms can show (QuickChart in infra/charts). */
+export interface ChartRenderer {
+  /** A public https (or http) address of the PNG. Rejects with ChartUnavailableError. */
+  render(spec: ChartSpec): Promise<{ url: string }>;
 }
 
 export interface PasswordHasher {

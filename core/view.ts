@@ -27,17 +27,30 @@ export function requireAccount(ctx: CommandContext): Account {
   return ctx.account;
 }
 
-/** Said on every reply that shows a price while the feed is simulated. */
+/** Said on every reply that shows a price while the feed is simulated, or while a fallback
+ *  source stands in for the usual one (price failover). */
 export function priceFooter(ctx: CommandContext): string | undefined {
-  return ctx.services.prices.simulated ? 'Prices are simulated (CoinGecko is not in use): nothing here is a live market price.' : undefined;
+  if (ctx.services.prices.simulated) return 'Prices are simulated (CoinGecko is not in use): nothing here is a live market price.';
+  const { active, standingInFor } = ctx.services.prices.source();
+  if (!standingInFor) return undefined;
+  return `${standingInFor.source} has been unavailable since ${timeFor(ctx, standingInFor.since)}: prices marked (${active}) come from ${active}, in USDT (about one US dollar).`;
+}
+
+/** The source a quote is marked with: its own when it is not the feed's usual one. */
+function unusualSource(ctx: CommandContext, quote: Quote): string | undefined {
+  if (!quote.source || quote.simulated) return undefined;
+  const status = ctx.services.prices.source();
+  const usual = status.standingInFor?.source ?? status.active;
+  return quote.source === usual ? undefined : quote.source;
 }
 
 /** The columns of a table of latest quotes (/price, /watchlist), one row per coin (quoteRow). */
 export const QUOTE_COLUMNS: Pick<Table, 'columns' | 'align'> = { columns: ['Coin', 'Price', '24h', 'Updated'], align: ['left', 'right', 'right', 'right'] };
 
-/** The price cell: "$87,000.00", marked when simulated. */
+/** The price cell: "$87,000.00", marked when simulated or from a fallback source ("(Binance)"). */
 export function priceCell(ctx: CommandContext, quote: Quote): string {
-  return formatPrice(quote.price, viewOf(ctx)) + (quote.simulated ? ' (simulated)' : '');
+  const source = unusualSource(ctx, quote);
+  return formatPrice(quote.price, viewOf(ctx)) + (quote.simulated ? ' (simulated)' : source ? ` (${source})` : '');
 }
 
 export function changeCell(quote: Quote): string {

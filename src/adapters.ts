@@ -9,6 +9,7 @@
  * It listens while one of them runs.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { Core } from '../core/app';
 import type { ChatAdapter } from '../core/chat-adapter';
 import type { Platform } from '../core/domain';
@@ -77,6 +78,8 @@ export function terminalChat(config: Config, core: Core): ConsoleChat {
     user: config.CONSOLE_USER,
     sessionId: randomUUID().slice(0, 8),
     interactive: Boolean(process.stdin.isTTY),
+    // Charts are saved as PNG files beside the data (a terminal cannot show images).
+    imageDir: join(config.DATA_DIR, 'charts'),
   });
 }
 

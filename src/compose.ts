@@ -5,13 +5,21 @@
 import { join } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import { createCore, type Core } from '../core/app';
-import type { Notifier, PriceFeed, Store } from '../core/ports';
+import type { MarketData, Notifier, PriceFeed, Store } from '../core/ports';
 import { DynamoDbStore } from '../infra/dynamodb/dynamodb-store';
 import { CoinGeckoClient } from '../infra/prices/coingecko-client';
 import { CoinGeckoFeed, probeCoinGecko } from '../infra/prices/coingecko-feed';
 import { SimulatedFeed } from '../infra/prices/simulated-feed';
+import { StoreRequestBudget } from '../infra/prices/request-budget';
+import { CoinGeckoMarketData } from '../infra/market/coingecko-market-data';
+import { SimulatedMarketData } from '../infra/market/simulated-market-data';
+import { FearGreedSource } from '../infra/market/fear-greed';
+import { ExchangeClient } from '../infra/prices/exchange-client';
+import { FailoverFeed } from '../infra/prices/failover-feed';
+import { DEFAULT_COINS } from '../core/coins';
 import { SqliteStore } from '../infra/sqlite/sqlite-store';
 import { RssNewsSource } from '../infra/news/rss-news-source';
+import { QuickChartRenderer } from '../infra/charts/quickchart-renderer';
 import { disabledNotifier } from '../infra/support/disabled-notifier';
 import { createSnsNotifier } from '../infra/email/sns-notifier';
 import { BcryptPasswords, systemClock, uuidIds } from '../infra/support/system';
@@ -39,6 +47,8 @@ export async function openStore(config: Config): Promise<Store> {
 /** A running price feed: live CoinGecko, or the simulated walk (chosen, or when CoinGecko is unreachable). */
 export interface RunningFeed {
   feed: PriceFeed;
+  /** Charts, the global market and trending coins from the same source (and request budget). */
+  market: MarketData;
   stop(): Promise<void>;
 }
 
@@ -54,16 +64,39 @@ function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
   });
 }
 
-export async function startPriceFeed(config: Config, logger: PinoLogger): Promise<RunningFeed> {
+/** CoinGecko with Binance's public ticker standing in while it fails (README: price failover). */
+function withFailover(primary: CoinGeckoFeed, baseUrl: string, logger: PinoLogger): FailoverFeed {
+  const exchange = new ExchangeClient({ baseUrl, logger, clock: systemClock });
+  const defaults = new Map(DEFAULT_COINS.map((c) => [c.id, c.symbol]));
+  return new FailoverFeed({
+    primary,
+    fallback: exchange,
+    // The default coins' symbols are known here; an admin-added coin's come from CoinGecko's coin
+    // list, which the feed caches (and keeps when a refresh fails), so this works while it is down.
+    symbolOf: async (coinId) => defaults.get(coinId) ?? (await primary.lookupCoin(coinId))?.symbol,
+    clock: systemClock,
+    logger,
+  });
+}
+
+/** `store` holds the CoinGecko request budget every instance shares (COINGECKO_CALLS_PER_MINUTE). */
+export async function startPriceFeed(config: Config, logger: PinoLogger, store: Pick<Store, 'recordAttempt' | 'getAttempts'>): Promise<RunningFeed> {
   if (config.PRICE_FEED !== 'simulated') {
-    const client = new CoinGeckoClient({ baseUrl: config.COINGECKO_BASE_URL, apiKey: config.COINGECKO_API_KEY, plan: config.COINGECKO_API_PLAN, logger });
+    const budget = new StoreRequestBudget({ store, clock: systemClock, callsPerMinute: config.COINGECKO_CALLS_PER_MINUTE, pollSeconds: config.PRICE_POLL_SECONDS, logger });
+    const client = new CoinGeckoClient({ baseUrl: config.COINGECKO_BASE_URL, apiKey: config.COINGECKO_API_KEY, plan: config.COINGECKO_API_PLAN, logger, budget });
     if (config.PRICE_FEED === 'coingecko' || (await probeCoinGecko(client))) {
       const feed = new CoinGeckoFeed({ client, logger, clock: systemClock, pollIntervalMs: config.PRICE_POLL_SECONDS * 1000 });
       // Polled by the price job (src/jobs.ts), on node-cron, not by the feed's own timer.
       // Answer the first command with prices, not "no price yet", unless they are slow to come.
       await settledWithin(feed.refresh(), STARTUP_WAIT_MS);
-      logger.info({ baseUrl: config.COINGECKO_BASE_URL ?? 'default' }, 'prices: live from CoinGecko');
-      return { feed, stop: () => feed.stop() };
+      logger.info({ baseUrl: config.COINGECKO_BASE_URL ?? 'default', fallback: config.FALLBACK_PRICES_URL }, 'prices: live from CoinGecko');
+      // Market data shares the client, so charts and polls count against one budget.
+      const market = new CoinGeckoMarketData({ client, clock: systemClock, logger });
+      if (config.FALLBACK_PRICES_URL !== 'off') {
+        const failover = withFailover(feed, config.FALLBACK_PRICES_URL, logger);
+        return { feed: failover, market, stop: () => failover.stop() };
+      }
+      return { feed, market, stop: () => feed.stop() };
     }
     logger.warn({ baseUrl: config.COINGECKO_BASE_URL ?? 'default' }, 'prices: SIMULATED, because CoinGecko did not answer within 3 s (every price shown says so)');
   } else {
@@ -72,7 +105,8 @@ export async function startPriceFeed(config: Config, logger: PinoLogger): Promis
   const feed = new SimulatedFeed({ seed: config.SIMULATED_SEED, clock: systemClock });
   feed.step();
   // Stepped by the price job (src/jobs.ts) on the poll schedule.
-  return { feed, stop: async () => {} };
+  const market = new SimulatedMarketData({ feed, clock: systemClock, seed: config.SIMULATED_SEED });
+  return { feed, market, stop: async () => {} };
 }
 
 /** Email through SNS when enabled, or the notifier that says email is off. */
@@ -91,11 +125,19 @@ export function startNotifier(config: Config, logger: PinoLogger): RunningNotifi
 /** One slow news feed holds /news up at most this long; the others answer meanwhile. */
 const NEWS_FEED_TIMEOUT_MS = 5_000;
 
-export function buildCore(config: Config, store: Store, prices: PriceFeed, notifier: Notifier, logger: PinoLogger): Core {
+/** The Fear and Greed index is read at most this long. */
+const FEAR_GREED_TIMEOUT_MS = 5_000;
+
+export function buildCore(config: Config, store: Store, prices: PriceFeed, notifier: Notifier, logger: PinoLogger, market: MarketData): Core {
   return createCore({
     store,
     prices,
     notifier,
+    // /chart, /analysis and /market.
+    market,
+    ...(config.FEAR_GREED_URL !== 'off' && {
+      sentiment: new FearGreedSource({ url: config.FEAR_GREED_URL, clock: systemClock, logger, timeoutMs: FEAR_GREED_TIMEOUT_MS }),
+    }),
     passwords: new BcryptPasswords(),
     clock: systemClock,
     ids: uuidIds,
@@ -104,6 +146,8 @@ export function buildCore(config: Config, store: Store, prices: PriceFeed, notif
     ...(config.NEWS_FEEDS.length && {
       news: new RssNewsSource({ feeds: config.NEWS_FEEDS, clock: systemClock, logger, cacheMs: config.NEWS_CACHE_SECONDS * 1000, timeoutMs: NEWS_FEED_TIMEOUT_MS }),
     }),
+    // /chart images; the chat platforms fetch them from QUICKCHART_BASE_URL themselves.
+    charts: new QuickChartRenderer({ baseUrl: config.QUICKCHART_BASE_URL, now: () => systemClock.now() }),
     config: {
       startBalance: config.START_BALANCE,
       feePercent: config.TRADE_FEE_PERCENT,

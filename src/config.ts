@@ -16,6 +16,12 @@ export const ConfigSchema = z.object({
   COINGECKO_BASE_URL: optionalUrl,
   COINGECKO_API_KEY: optionalText,
   COINGECKO_API_PLAN: z.enum(['demo', 'pro']).default('demo'),
+  // Price failover (infra/prices/failover-feed.ts): a Binance-compatible public market-data API
+  // that serves prices while CoinGecko fails; "off" turns failover off.
+  FALLBACK_PRICES_URL: z.union([z.literal('off'), z.url({ protocol: /^https?$/, error: 'must be an http or https URL, or off' })]).default('https://data-api.binance.vision'),
+  // Every CoinGecko call (polls, charts, the global market) across every instance on this store
+  // takes from one budget per minute (infra/prices/request-budget.ts); 30 is the Demo plan's limit.
+  COINGECKO_CALLS_PER_MINUTE: z.coerce.number().int().min(1).max(1000).default(30),
   // The price job's schedule (node-cron): a number of seconds that divides a minute, or whole
   // minutes that divide an hour, so that polls fall on an even beat.
   PRICE_POLL_SECONDS: seconds.refine((n) => (n < 60 ? 60 % n === 0 : n <= 3600 && n % 60 === 0 && 60 % (n / 60) === 0), 'must divide a minute (5, 10, 15, 20, 30) or be whole minutes that divide an hour (60, 120, 300, ... 3600)').default(30),
@@ -44,6 +50,11 @@ export const ConfigSchema = z.object({
     .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each feed must be an http or https URL' })).max(20, 'at most 20 feeds'))
     .default(['https://www.coindesk.com/arc/outboundfeeds/rss/', 'https://cointelegraph.com/rss', 'https://decrypt.co/feed']),
   NEWS_CACHE_SECONDS: seconds.default(600),
+  // /chart (issue 12): the QuickChart server that draws charts; the chat platforms fetch the
+  // images from it, so it must be reachable from the internet (not only from this host).
+  QUICKCHART_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).default('https://quickchart.io'),
+  // /market's Fear and Greed index, in alternative.me's format; "off" leaves it out.
+  FEAR_GREED_URL: z.union([z.literal('off'), z.url({ protocol: /^https?$/, error: 'must be an http or https URL, or off' })]).default('https://api.alternative.me/fng/'),
   BOOTSTRAP_ADMIN_USERNAME: optionalText,
   BOOTSTRAP_ADMIN_EMAIL: optionalText,
   BOOTSTRAP_ADMIN_IDENTITY: optionalText,
@@ -112,6 +123,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (config.TELEGRAM_WEBHOOK_URL && config.SLACK_BOT_TOKEN && !config.SLACK_APP_TOKEN && new URL(config.TELEGRAM_WEBHOOK_URL).pathname === '/slack/events') {
     throw new ConfigError('Invalid configuration:\n  TELEGRAM_WEBHOOK_URL: its path is /slack/events, where Slack is served on the same HTTP server; choose another path');
+  }
+  const polls = Math.max(1, Math.ceil(60 / config.PRICE_POLL_SECONDS));
+  if (config.COINGECKO_CALLS_PER_MINUTE <= polls) {
+    throw new ConfigError(`Invalid configuration:\n  COINGECKO_CALLS_PER_MINUTE: must exceed the ${polls} price poll${polls === 1 ? '' : 's'} a minute PRICE_POLL_SECONDS makes, or charts and the market overview get no calls`);
   }
   const bootstrap = [config.BOOTSTRAP_ADMIN_USERNAME, config.BOOTSTRAP_ADMIN_EMAIL];
   if (bootstrap.some(Boolean) && !bootstrap.every(Boolean)) {

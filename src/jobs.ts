@@ -10,16 +10,23 @@
  *                 messages another instance left behind when it died);
  *   digest        every 15 min (time zones with half-hour offsets): daily digests due this hour;
  *   housekeeping  daily: expired link codes, buttons and claims, old activity, settled outbox rows,
- *                 finished alerts.
+ *                 finished alerts;
+ *   snapshots     daily at 00:05 UTC: every user's portfolio value for the day, for /chart
+ *                 portfolio and /leaderboard. Also run once after this process's first price
+ *                 refresh, so a day the bot was down at 00:05 still gets its snapshot (valued at
+ *                 real prices, not before any arrived); it is claimed once per UTC day in the
+ *                 store, so that run, a restart or another instance records nothing twice.
  *
  * Jobs that several instances run at once stay correct: firing is a conditional claim in the
- * store, outbox messages are leased, and a digest is claimed once per user and day.
+ * store, outbox messages are leased, and a digest is claimed once per user and day, snapshots once
+ * per day.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { AlertEngine } from '../core/alerts/engine';
 import type { Services } from '../core/context';
 import { runDigest } from '../core/notifications/digest';
 import { runHousekeeping } from '../core/notifications/housekeeping';
+import { recordDailySnapshots } from '../core/market/snapshots';
 import type { OutboxWorker } from '../core/notifications/outbox-worker';
 import type { Logger, PriceFeed } from '../core/ports';
 
@@ -32,7 +39,7 @@ export interface JobDeps {
   pricePollSeconds: number;
 }
 
-export type JobName = 'prices' | 'outbox' | 'digest' | 'housekeeping';
+export type JobName = 'prices' | 'outbox' | 'digest' | 'housekeeping' | 'snapshots';
 
 export interface Jobs {
   /** Runs a job now, unless it is already running (then resolves false at once). */
@@ -50,9 +57,15 @@ export function everySeconds(n: number): string {
 
 export function startJobs(deps: JobDeps): Jobs {
   const { services, feed, alerts, outbox, logger } = deps;
+  let snapshotsCaughtUp = false;
   const bodies: Record<JobName, () => Promise<unknown>> = {
     async prices() {
       await feed.refresh();
+      // The first prices this process has: today's snapshots, unless recorded already (see above).
+      if (!snapshotsCaughtUp) {
+        snapshotsCaughtUp = true;
+        void run('snapshots');
+      }
       const report = await alerts.tick();
       if (report.fired) await outbox.runOnce();
     },
@@ -62,13 +75,17 @@ export function startJobs(deps: JobDeps): Jobs {
       if (queued) await outbox.runOnce();
     },
     housekeeping: async () => logger.info({ ...(await runHousekeeping(services, services.clock.now())) }, 'housekeeping done'),
+    snapshots: async () => logger.info({ recorded: await recordDailySnapshots(services, services.clock.now()) }, 'portfolio snapshots done'),
   };
   const schedules: Record<JobName, string> = {
     prices: everySeconds(deps.pricePollSeconds),
     outbox: '*/5 * * * * *',
     digest: '*/15 * * * *',
     housekeeping: '17 3 * * *',
+    snapshots: '5 0 * * *',
   };
+  /** Days are UTC days (snapshots are keyed by them), whatever the server's zone. */
+  const zones: Partial<Record<JobName, string>> = { snapshots: 'UTC' };
 
   const running = new Map<JobName, Promise<unknown>>();
   function run(name: JobName): Promise<boolean> {
@@ -84,7 +101,7 @@ export function startJobs(deps: JobDeps): Jobs {
   }
 
   const tasks: ScheduledTask[] = (Object.keys(schedules) as JobName[]).map((name) =>
-    cron.schedule(schedules[name], () => run(name), { name, logger: cronLogger(logger) }));
+    cron.schedule(schedules[name], () => run(name), { name, logger: cronLogger(logger), ...(zones[name] && { timezone: zones[name] }) }));
 
   return {
     run,

@@ -20,9 +20,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, pretty: (config.LOG_FORMAT ?? (config.NODE_ENV === 'production' ? 'json' : 'pretty')) === 'pretty' });
   const store = await openStore(config);
-  const prices = await startPriceFeed(config, logger);
+  const prices = await startPriceFeed(config, logger, store);
   const email = startNotifier(config, logger);
-  const core = buildCore(config, store, prices.feed, email.notifier, logger);
+  const core = buildCore(config, store, prices.feed, email.notifier, logger, prices.market);
   await core.services.coins.list(); // tells the feed which coins to fetch
 
   if (config.BOOTSTRAP_ADMIN_USERNAME && config.BOOTSTRAP_ADMIN_EMAIL) {

@@ -253,6 +253,7 @@ describe('CoinGeckoFeed', () => {
       change24hPercent: '1.25',
       receivedAt: NOW,
       simulated: false,
+      source: 'CoinGecko',
     });
     expect(f.quote('ethereum')?.price).toBe('2900');
   });

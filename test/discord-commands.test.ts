@@ -37,6 +37,9 @@ const SAMPLES: Record<string, Record<string, string | number>> = {
   price: { coins: 'btc eth' },
   'coins list': {},
   news: { coin: 'btc' },
+  'chart price': { coin: 'btc', range: '30d' },
+  'chart portfolio': { range: '90d' },
+  leaderboard: { period: 'all' },
   'coins add': { id: 'pepe' },
   'coins remove': { id: 'pepe' },
   buy: { coin: 'btc', amount: '$250', order: 'at 60000 for 7d' },
@@ -62,7 +65,9 @@ const SAMPLES: Record<string, Record<string, string | number>> = {
   'settings alerts': { where: 'here' },
   'settings timezone': { zone: 'Europe/Athens' },
   'settings digest': { setting: 'on', hour: 18 },
+  'settings leaderboard': { setting: 'off' },
   market: {},
+  analysis: { coin: 'btc' },
   stats: {},
   users: { page: 3 },
   transactions: { page: 1, username: 'ann_b' },
@@ -70,7 +75,7 @@ const SAMPLES: Record<string, Record<string, string | number>> = {
   role: { username: 'ann_b', role: 'analyst' },
 };
 
-const STAFF = ['role', 'users', 'activity', 'transactions', 'stats', 'market', 'coins add', 'coins remove'];
+const STAFF = ['role', 'users', 'activity', 'transactions', 'stats', 'market', 'analysis', 'coins add', 'coins remove'];
 
 /** Every registry name the payload offers: "buy" for a command, "coins add" for a sub-command. */
 function offered(body: typeof payload): string[] {
@@ -146,7 +151,7 @@ describe('the application commands', () => {
     expect(ALL_COMMANDS.filter(isStaffOnly).map((c) => c.name).sort()).toEqual([...STAFF].sort());
     const hidden = payload.filter((c) => c.default_member_permissions === STAFF_ONLY_PERMISSIONS).map((c) => c.name);
     expect(STAFF_ONLY_PERMISSIONS).toBe('0');
-    expect(hidden.sort()).toEqual(['activity', 'market', 'role', 'stats', 'transactions', 'users']);
+    expect(hidden.sort()).toEqual(['activity', 'analysis', 'market', 'role', 'stats', 'transactions', 'users']);
     expect(payload.find((c) => c.name === 'coins')).not.toHaveProperty('default_member_permissions');
     expect(payload.filter((c) => !hidden.includes(c.name)).every((c) => c.default_member_permissions === undefined)).toBe(true);
 

@@ -76,6 +76,20 @@ describe('scheduled jobs', () => {
     expect(await jobs.run('prices')).toBe(true);
   });
 
+  it('records today\'s portfolio snapshots after the first prices, once a day however often it runs', async () => {
+    const first = start(async () => {}).jobs;
+    expect(await first.run('prices')).toBe(true);
+    await first.stop(); // waits for the snapshot run the first prices started
+    jobs = undefined;
+    const day = new Date(bot.clock.now()).toISOString().slice(0, 10);
+    expect(await bot.store.listPortfolioSnapshots('ann', day)).toEqual([{ username: 'ann', day, value: '10000', at: bot.clock.now() }]);
+    const again = start(async () => {});
+    bot.feed.set('bitcoin', '60000');
+    await bot.say('ann', '/buy btc $100');
+    expect(await again.jobs.run('snapshots')).toBe(true);
+    expect((await bot.store.listPortfolioSnapshots('ann', day)).map((s) => s.value)).toEqual(['10000']);
+  });
+
   it('schedules polls on an even beat node-cron accepts', () => {
     for (const n of [5, 10, 15, 20, 30, 60, 120, 300, 600, 3600]) expect(cron.validate(everySeconds(n))).toBe(true);
     expect(everySeconds(30)).toBe('*/30 * * * * *');

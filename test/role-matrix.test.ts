@@ -20,6 +20,9 @@ const EXPECTED: Record<string, Caller[]> = {
   unlink: ACCOUNTS,
   price: EVERYONE, 'coins list': EVERYONE, // public market data
   news: EVERYONE, // public market information, like /price
+  'chart price': ACCOUNTS, // View Charts: every account
+  'chart portfolio': [U], // a chart of the portfolio: Portfolio Management, user only
+  leaderboard: EVERYONE, // ranks only users who opted in; anyone in a group may look
   buy: [U], sell: [U], portfolio: [U], history: [U], // Buy/Sell/Portfolio/Own history: user only
   orders: [U], 'order cancel': [U], // limit and stop orders are buying and selling: user only
   watchlist: [U], 'watch add': [U], 'watch remove': [U], // a watchlist is kept with the portfolio: user only
@@ -30,7 +33,9 @@ const EXPECTED: Record<string, Caller[]> = {
   'settings show': ACCOUNTS, 'settings currency': ACCOUNTS, 'settings email': ACCOUNTS, // Settings, Currency, Email: all
   'settings timezone': ACCOUNTS,
   'settings alerts': [U], 'settings digest': [U], // where a user's alerts and digest go: Price Alerts, user only
+  'settings leaderboard': [U], // ranks a user's portfolio: user only
   market: [N], // Market Analysis: analyst only
+  analysis: [N], // Market Analysis: analyst only
   stats: [A, N, M], // System Statistics
   users: [A, M], transactions: [A, M], // View All Users, Transaction History (All)
   activity: [M], // User Activity Monitor
@@ -60,6 +65,9 @@ const VALID: Record<string, string | ((caller: Caller) => string | Promise<strin
   price: '/price btc eth',
   'coins list': '/coins',
   news: '/news btc',
+  'chart price': '/chart btc 7d',
+  'chart portfolio': '/chart portfolio 7d',
+  leaderboard: '/leaderboard 30d',
   buy: '/buy btc $10',
   sell: '/sell btc 10%',
   portfolio: '/portfolio',
@@ -88,9 +96,11 @@ const VALID: Record<string, string | ((caller: Caller) => string | Promise<strin
   'settings alerts': '/settings alerts dm',
   'settings timezone': '/settings timezone Europe/Athens',
   'settings digest': '/settings digest on',
+  'settings leaderboard': '/settings leaderboard on',
   'settings currency': '/settings currency eur',
   'settings email': '/settings email on',
   market: '/market',
+  analysis: '/analysis btc',
   stats: '/stats',
   users: '/users',
   transactions: '/transactions 1 the_user',

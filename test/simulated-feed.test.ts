@@ -46,6 +46,7 @@ describe('SimulatedFeed', () => {
       change24hPercent: '0',
       receivedAt: 1000,
       simulated: true,
+      source: 'simulated',
     });
     expect(feed.fiatRates()).toEqual({ rates: { ...REFERENCE_FIAT_RATES }, simulated: true });
   });

@@ -1695,5 +1695,46 @@ export function storeContract(
         expect((await store.getAccount('alice'))?.currency).toBe('eur');
       });
     });
+
+    describe('portfolio snapshots, chat members and the leaderboard opt-in', () => {
+      const snapshot = (username: string, day: string, value: string, at = T) => ({ username, day, value, at });
+
+      it('replaces a user\'s snapshot of the same day, and lists from a day on, oldest first', async () => {
+        await store.savePortfolioSnapshots([snapshot('alice', '2026-11-03', '10500.25'), snapshot('alice', '2026-11-01', '10000.00'), snapshot('bob', '2026-11-02', '9000')]);
+        await store.savePortfolioSnapshots([snapshot('alice', '2026-11-02', '10100.10'), snapshot('alice', '2026-11-03', '10600.75', T + 1)]);
+        // Exact strings back, the replaced day's value and time with them; another user's kept apart.
+        expect(await store.listPortfolioSnapshots('alice', '2026-11-02')).toEqual([
+          snapshot('alice', '2026-11-02', '10100.10'), snapshot('alice', '2026-11-03', '10600.75', T + 1),
+        ]);
+        expect((await (await another()).listPortfolioSnapshots('alice', '2000-01-01')).map((s) => s.day)).toEqual(['2026-11-01', '2026-11-02', '2026-11-03']);
+        expect(await store.listPortfolioSnapshots('bob', '2026-11-03')).toEqual([]);
+        expect(await store.listPortfolioSnapshots('carol', '2000-01-01')).toEqual([]);
+        await store.savePortfolioSnapshots([]);
+      });
+
+      it('records chat members idempotently and lists them sorted, per chat', async () => {
+        await store.recordChatMember('telegram:-100', 'carol', T);
+        await store.recordChatMember('telegram:-100', 'alice', T + 1);
+        await store.recordChatMember('telegram:-100', 'carol', T + 2);
+        await store.recordChatMember('telegram:-100', 'carol', T);
+        await store.recordChatMember('discord:55', 'bob', T);
+        expect(await store.listChatMembers('telegram:-100')).toEqual(['alice', 'carol']);
+        expect(await (await another()).listChatMembers('discord:55')).toEqual(['bob']);
+        expect(await store.listChatMembers('slack:T1:C1')).toEqual([]);
+      });
+
+      it('round-trips the leaderboard opt-in: absent until chosen, then on and off', async () => {
+        await store.createAccount(account('alice'), '10000');
+        await store.createAccount(account('bob', { leaderboard: true }), '10000');
+        expect((await store.getAccount('alice'))?.leaderboard).toBeUndefined();
+        expect((await store.getAccount('bob'))?.leaderboard).toBe(true);
+        expect((await store.updateAccount('alice', { leaderboard: true }))?.leaderboard).toBe(true);
+        expect((await (await another()).getAccount('alice'))?.leaderboard).toBe(true);
+        await store.updateAccount('alice', { currency: 'eur' });
+        expect((await store.listAccounts({ limit: 10 })).items.map((a) => [a.username, a.leaderboard])).toEqual([['alice', true], ['bob', true]]);
+        expect((await store.updateAccount('alice', { leaderboard: false }))?.leaderboard).toBe(false);
+        expect((await store.getAccounts(['alice'])).get('alice')?.leaderboard).toBe(false);
+      });
+    });
   });
 }

@@ -9,7 +9,10 @@
  *                           is its administrator: one person runs the terminal, and group
  *                           commands such as /broadcast can be tried)
  */
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { addressOn, type ChatAdapter } from '../../core/chat-adapter';
@@ -28,6 +31,11 @@ export interface ConsoleChatOptions {
   /** Distinguishes this run's message ids from earlier runs' (they key idempotency). */
   sessionId: string;
   interactive: boolean;
+  /** Where chart images are saved (a terminal cannot show them): a reply's http(s) image is
+   *  downloaded here and its path printed. Absent: the image's link is printed. */
+  imageDir?: string;
+  /** How long an image download may take before the link is printed instead. */
+  imageTimeoutMs?: number;
 }
 
 export interface ConsoleChat extends ChatAdapter {
@@ -91,7 +99,7 @@ export function createConsoleChat(options: ConsoleChatOptions): ConsoleChat {
           isChatAdmin: chatType === 'group' ? async () => true : undefined,
         });
         const marker = message.private && chatType === 'group' ? `(sent privately to ${user})\n` : '';
-        write(marker + renderPlainText(message));
+        write(marker + renderPlainText(await withSavedImage(message)));
       }
       prompt();
     }
@@ -100,20 +108,40 @@ export function createConsoleChat(options: ConsoleChatOptions): ConsoleChat {
 
   /** Everything goes to the one terminal, headed by whom it is for. A terminal never blocks the
    *  bot, so nothing here is ever 'gone'. */
-  function print(to: string | undefined, message: RichMessage): Delivery {
+  async function print(to: string | undefined, message: RichMessage): Promise<Delivery> {
     if (to === undefined) return notOurs('console');
     try {
-      write(`[to console:${to}]\n${renderPlainText(message)}`);
+      write(`[to console:${to}]\n${renderPlainText(await withSavedImage(message))}`);
       return { status: 'sent' };
     } catch (error) {
       return { status: 'failed', reason: reasonOf(error) }; // the output was closed
     }
   }
 
+  /** The reply with its image saved as a PNG file: the plain text shows the path where it would
+   *  show the link. When the download fails the link stays, with why it was not saved. */
+  async function withSavedImage(message: RichMessage): Promise<RichMessage> {
+    const url = message.imageUrl;
+    if (!options.imageDir || !url || !/^https?:\/\//i.test(url)) return message;
+    const path = join(options.imageDir, `chart-${createHash('sha256').update(url).digest('hex').slice(0, 12)}.png`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(options.imageTimeoutMs ?? 10_000) });
+      if (!response.ok) throw new Error(`the image server answered ${response.status}`);
+      if (!response.headers.get('content-type')?.startsWith('image/')) throw new Error('the link is not an image');
+      const bytes = Buffer.from(await response.arrayBuffer());
+      await mkdir(options.imageDir, { recursive: true });
+      await writeFile(path, bytes);
+      return { ...message, imageUrl: `Chart saved: ${path}` };
+    } catch (error) {
+      const reason = error instanceof Error && error.name === 'TimeoutError' ? 'the download timed out' : reasonOf(error);
+      return { ...message, imageUrl: `${url}\n(The chart could not be saved: ${reason}.)` };
+    }
+  }
+
   return {
     platform: 'console',
-    // Buttons print as the commands they run, images as their link; a private reply in a
-    // pretend group is shown in place, marked as private.
+    // Buttons print as the commands they run, images as the path of a saved PNG (or as their
+    // link); a private reply in a pretend group is shown in place, marked as private.
     capabilities: { buttons: false, images: false, privateReplies: 'none', maxMessageLength: Infinity },
     ended,
     async start() {

@@ -27,6 +27,7 @@ import { groupView } from './describe';
 import { broadcastMessage, userAlertEmail, userAlertMessage } from './fired-messages';
 import { AlertMatcher, type Crossing } from './matcher';
 import { OrderDesk } from '../orders/desk';
+import { PriceOutageWatch } from './price-outage';
 
 export interface TickReport {
   /** Alerts and broadcast rules this instance claimed (and queued messages for). */
@@ -39,6 +40,9 @@ export interface TickReport {
   ordersFilled: number;
   /** Orders that ended without a fill: expired, their coin no longer tracked, or unfillable. */
   ordersEnded: number;
+  /** Tracked coins with live alerts or orders and no fresh price (past the start-up grace): their
+   *  alerts and orders are paused (see ./price-outage.ts). */
+  pausedCoins: number;
 }
 
 /** Firings are claimed in chunks, yielding to the event loop between them, so chats keep
@@ -62,10 +66,14 @@ export class AlertEngine {
   private readonly orders: OrderDesk;
   /** Untracked coins whose orders were ended: not looked at again until tracked again. */
   private readonly sweptCoins = new Set<string>();
+  private readonly outages: PriceOutageWatch;
+  /** The last tick's TickReport.pausedCoins. */
+  private pausedCoins = 0;
 
   constructor(private readonly services: Services) {
     this.matcher = new AlertMatcher({ rearmPercent: services.config.alertRearmPercent });
     this.orders = new OrderDesk(services, this.matcher);
+    this.outages = new PriceOutageWatch(services, this.matcher);
   }
 
   /** Builds the index from the store (once; later calls wait for the first). The change feed's
@@ -113,7 +121,7 @@ export class AlertEngine {
     const { prices, clock, config, coins } = this.services;
     await this.sync();
     const now = clock.now();
-    const report: TickReport = { fired: 0, rearmed: 0, expired: 0, lost: 0, ordersFilled: 0, ordersEnded: 0 };
+    const report: TickReport = { fired: 0, rearmed: 0, expired: 0, lost: 0, ordersFilled: 0, ordersEnded: 0, pausedCoins: 0 };
     const crossings: Array<{ crossing: Crossing; coin: Coin; quote: Quote }> = [];
     const rearm: PriceAlert[] = [];
     const expire: PriceAlert[] = [];
@@ -122,8 +130,11 @@ export class AlertEngine {
     const tracked = await coins.list();
     for (const coin of tracked) {
       const quote = prices.quote(coin.id);
-      // A stale quote is not today's price: firing on it would be a false alarm. A quote already
-      // matched says nothing new.
+      // Stale quotes never act: a quote older than maxQuoteAgeMs, or none, is not today's price,
+      // and firing an alert or filling an order on it would be a false alarm or a wrong fill. The
+      // matcher is not even asked, so re-arming and expiry wait for the coin's next fresh price
+      // too (an alert whose time ran out meanwhile then expires: the matcher never fires an
+      // expired one). PriceOutageWatch tells the owners. A quote already matched says nothing new.
       if (!quote || now - quote.receivedAt > config.maxQuoteAgeMs || this.seen.get(coin.id) === quote.receivedAt) continue;
       this.seen.set(coin.id, quote.receivedAt);
       const result = this.matcher.onPrice(coin.id, quote.price, now);
@@ -155,7 +166,15 @@ export class AlertEngine {
       report.ordersEnded += desk.ended;
       report.lost += desk.lost;
     }
+    // After matching, so that a store error there cannot hold up a firing (check logs its own).
+    report.pausedCoins = await this.outages.check(tracked, now);
     if (report.fired || report.lost || report.ordersFilled || report.ordersEnded) this.services.logger.info({ ...report }, 'alerts fired');
+    // Logged when it changes, not every tick of a long outage.
+    if (report.pausedCoins !== this.pausedCoins) {
+      if (report.pausedCoins) this.services.logger.warn({ pausedCoins: report.pausedCoins }, 'alerts and orders paused: no fresh price');
+      else this.services.logger.info({}, 'alerts and orders live again: prices are fresh');
+      this.pausedCoins = report.pausedCoins;
+    }
     return report;
   }
 

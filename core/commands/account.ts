@@ -194,6 +194,7 @@ export const settings = defineCommand({
         { label: 'Fired alerts go to', value: `${alertDestination(account, postingAddress(ctx.chat))} (/settings alerts dm|here|off)` },
         { label: 'Time zone', value: `${account.timezone ?? 'UTC'} (/settings timezone <zone>)` },
         { label: 'Daily digest', value: `${digestSetting(account)} (/settings digest on [hour]|off)` },
+        ...(account.role === 'user' ? [{ label: 'Leaderboards', value: `${account.leaderboard ? 'on' : 'off'} (/settings leaderboard on|off)` }] : []),
       ],
     });
   },
@@ -259,6 +260,24 @@ export const settingsDigest = defineCommand({
     await store.updateAccount(account.username, { digestHour: at });
     return reply('success', {
       text: `The daily digest comes at ${String(at).padStart(2, '0')}:00 ${account.timezone ?? 'UTC'} time.${account.timezone ? '' : ' /settings timezone <zone> sets your time zone.'}`,
+    });
+  },
+});
+
+export const settingsLeaderboard = defineCommand({
+  name: 'settings leaderboard',
+  summary: 'Join or leave the leaderboards: your portfolio\'s return ranked in groups you use me in',
+  args: { setting: args.choice('on or off', ['on', 'off'] as const) },
+  examples: ['/settings leaderboard on', '/settings leaderboard off'],
+  roles: ACCESS.trading,
+  chats: 'any',
+  deniedNote: 'Leaderboards rank user accounts\' portfolios.',
+  async run(ctx, { setting }) {
+    const account = requireAccount(ctx);
+    await ctx.services.store.updateAccount(account.username, { leaderboard: setting === 'on' });
+    if (setting === 'off') return reply('success', { text: 'You are off the leaderboards: no group sees your return any more.' });
+    return reply('success', {
+      text: 'You are on the leaderboards: /leaderboard in a group where you use me ranks your return (not your balance) among its members, and in a private chat shows your rank among everyone.',
     });
   },
 });

@@ -69,9 +69,13 @@ export const about = defineCommand({
   roles: ACCESS.public,
   chats: 'any',
   async run(ctx) {
+    const status = ctx.services.prices.source();
+    const every = `${Math.round(ctx.services.config.priceRefreshMs / 1000)} s`;
     const source = ctx.services.prices.simulated
       ? 'Prices are SIMULATED right now (a random walk from reference prices): CoinGecko is not in use.'
-      : `Prices come from CoinGecko and refresh every ${Math.round(ctx.services.config.priceRefreshMs / 1000)} s.`;
+      : status.standingInFor
+        ? `Prices come from ${status.active} right now (in USDT, about one US dollar), refreshed every ${every}: ${status.standingInFor.source} has been unavailable since ${timeFor(ctx, status.standingInFor.since)} and takes back over as soon as it answers.`
+        : `Prices come from ${status.active} and refresh every ${every}.`;
     return reply('info', {
       title: 'About CryptoPulse',
       text: `A paper-trading bot: every account starts with virtual cash to buy and sell crypto at market prices, with no real money involved.\n${source}`,

@@ -6,7 +6,8 @@ import { dec } from '../money';
 import { reply, trendOf } from '../messages';
 import { ConflictError } from '../ports';
 import { defineCommand } from '../registry';
-import { QUOTE_COLUMNS, changeCell, priceCell, priceFooter, quoteRow } from '../view';
+import { QUOTE_COLUMNS, changeCell, priceCell, priceFooter, quoteRow, viewOf } from '../view';
+import { fetchOverview, overviewFields, overviewSimulatedNote } from '../market/overview';
 
 export const price = defineCommand({
   name: 'price',
@@ -26,7 +27,8 @@ export const price = defineCommand({
       ...(change && { trend: trendOf(dec(change)) }),
       table: { ...QUOTE_COLUMNS, rows },
       buttons: [{ label: 'Refresh', command: `/price ${resolved.map((c) => c.id).join(' ')}`, kind: 'refresh' }],
-      footer: priceFooter(ctx),
+      // Which source the prices came from (the fallback's own note when one stands in).
+      footer: priceFooter(ctx) ?? `Prices from ${ctx.services.prices.source().active}.`,
     });
   },
 });
@@ -94,18 +96,20 @@ export const coinsRemove = defineCommand({
 export const market = defineCommand({
   name: 'market',
   aliases: ['movers'],
-  summary: 'Market overview: top movers over 24 h among tracked coins',
+  summary: 'Market overview: top movers, total market cap, BTC dominance, trending, Fear & Greed',
   args: {},
   examples: ['/market'],
   roles: ACCESS.marketAnalysis,
   chats: 'any',
   async run(ctx) {
-    const list = await ctx.services.coins.list();
+    // The overview's sources are fetched alongside the movers; each fails on its own.
+    const [list, overview] = await Promise.all([ctx.services.coins.list(), fetchOverview(ctx.services.market, ctx.services.sentiment, ctx.services.logger)]);
     const quoted = list
       .map((coin) => ({ coin, quote: ctx.services.prices.quote(coin.id) }))
       .filter((q): q is { coin: Coin; quote: Quote } => q.quote?.change24hPercent != null)
       .sort((a, b) => dec(b.quote.change24hPercent!).cmp(dec(a.quote.change24hPercent!)));
-    if (!quoted.length) throw new UserError('No 24 h changes are known yet: try again in a minute.');
+    // The overview does not depend on the live quotes: without movers it still stands.
+    if (!quoted.length) return reply('warning', { title: 'Market overview (24 h)', text: 'No 24 h changes are known yet: try again in a minute.', fields: overviewFields(overview, viewOf(ctx)) });
     const rising = quoted.filter((q) => dec(q.quote.change24hPercent!).gt(0)).length;
     const row = ({ coin, quote }: { coin: Coin; quote: Quote }) => [coin.symbol.toUpperCase(), coin.name, priceCell(ctx, quote), changeCell(quote)];
     const top = quoted.slice(0, 5);
@@ -113,12 +117,13 @@ export const market = defineCommand({
     return reply('info', {
       title: 'Market overview (24 h)',
       text: `${rising} of ${quoted.length} tracked coins are up over 24 h.`,
+      fields: overviewFields(overview, viewOf(ctx)),
       table: {
         columns: ['Symbol', 'Coin', 'Price', '24h'],
         rows: [...top.map(row), ...bottom.map(row)],
         align: ['left', 'left', 'right', 'right'],
       },
-      footer: priceFooter(ctx) ?? 'Top gainers first, then top losers.',
+      footer: [overviewSimulatedNote(overview), priceFooter(ctx) ?? 'Top gainers first, then top losers.'].filter(Boolean).join('\n'),
     });
   },
 });

@@ -25,7 +25,7 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Account, ActivityEntry, ChatState, Coin, LinkedIdentity, OutboxMessage, Portfolio, PriceAlert, Role, SystemStats, Transaction } from '../../core/domain';
+import type { Account, ActivityEntry, ChatState, Coin, LinkedIdentity, OutboxMessage, Portfolio, PortfolioSnapshot, PriceAlert, Role, SystemStats, Transaction } from '../../core/domain';
 import { ROLES, isLiveAlert, orderOwner } from '../../core/domain';
 import { Dec, toStored } from '../../core/money';
 import { applyPlan, applyPortfolioPlan } from '../../core/trading';
@@ -51,6 +51,7 @@ import { createClients, type DynamoClients, type DynamoConnection } from './clie
 import { conditionFailed, eachLimited, type StoreIo, type WriteAction } from './io';
 import { DynamoOutbox, putMessage } from './outbox';
 import { DynamoWatchlist } from './watchlist';
+import { DynamoSnapshots } from './snapshots';
 import {
   ACCOUNT_SETTINGS,
   accountItem,
@@ -126,6 +127,7 @@ export class DynamoDbStore implements Store {
   private readonly alerts: DynamoAlerts;
   private readonly outbox: DynamoOutbox;
   private readonly watchlist: DynamoWatchlist;
+  private readonly snapshots: DynamoSnapshots;
 
   constructor(
     private readonly clients: DynamoClients,
@@ -137,6 +139,7 @@ export class DynamoDbStore implements Store {
     this.alerts = new DynamoAlerts(io, this.t);
     this.outbox = new DynamoOutbox(io, this.t);
     this.watchlist = new DynamoWatchlist(io, this.t.users);
+    this.snapshots = new DynamoSnapshots(io, this.t.portfolioSnapshots, this.t.chatMembers);
   }
 
   private get doc() {
@@ -710,6 +713,23 @@ export class DynamoDbStore implements Store {
     return this.watchlist.list(username);
   }
 
+  /** Snapshots and chat members: see snapshots.ts. */
+  savePortfolioSnapshots(snapshots: PortfolioSnapshot[]): Promise<void> {
+    return this.snapshots.save(snapshots);
+  }
+
+  listPortfolioSnapshots(username: string, fromDay: string): Promise<PortfolioSnapshot[]> {
+    return this.snapshots.list(username, fromDay);
+  }
+
+  recordChatMember(chatAddress: string, username: string, at: number): Promise<void> {
+    return this.snapshots.recordMember(chatAddress, username, at);
+  }
+
+  listChatMembers(chatAddress: string): Promise<string[]> {
+    return this.snapshots.members(chatAddress);
+  }
+
   async claimOnce(key: string, expiresAt: number): Promise<boolean> {
     try {
       await this.doc.send(
@@ -955,6 +975,7 @@ export class DynamoDbStore implements Store {
       queryPage: (input, limit) => this.queryPage(input, limit),
       transact: (actions) => this.transact(actions),
       deleteBatch: (table, keys) => this.deleteBatch(table, keys),
+      putBatch: (table, items) => this.writeBatch(table, items.map((Item) => ({ PutRequest: { Item } }))),
       count: (deltas, shard) => this.count(deltas, shard),
     };
   }
@@ -1054,9 +1075,14 @@ export class DynamoDbStore implements Store {
     return count;
   }
 
-  private async deleteBatch(table: string, keys: Item[]): Promise<void> {
-    for (let i = 0; i < keys.length; i += 25) {
-      let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+  private deleteBatch(table: string, keys: Item[]): Promise<void> {
+    return this.writeBatch(table, keys.map((Key) => ({ DeleteRequest: { Key } })));
+  }
+
+  /** BatchWriteItem, 25 requests at a time, unprocessed ones retried with backoff. */
+  private async writeBatch(table: string, all: Array<{ DeleteRequest: { Key: Item } } | { PutRequest: { Item: Item } }>): Promise<void> {
+    for (let i = 0; i < all.length; i += 25) {
+      let requests = all.slice(i, i + 25);
       for (let retry = 0; requests.length; retry++) {
         if (retry) await sleep(backoffDelay(retry, DEFAULT_BACKOFF));
         const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));

@@ -31,6 +31,8 @@ export interface StoreIo {
   transact(actions: WriteAction[]): Promise<Cancellation | undefined>;
   /** BatchWriteItem deletes, 25 at a time. */
   deleteBatch(table: string, keys: Item[]): Promise<void>;
+  /** BatchWriteItem puts (unconditional, replacing), 25 at a time. */
+  putBatch(table: string, items: Item[]): Promise<void>;
   /** ADDs to a stats counter shard (a random one, or `shard` to keep parallel writers apart). */
   count(deltas: Record<string, number>, shard?: number): WriteAction;
 }

@@ -64,7 +64,7 @@ export function accountItem(a: Account, rev: number): Item {
 }
 
 /** The optional notification settings: absent (never null) when unset. */
-export const ACCOUNT_SETTINGS = ['alertDelivery', 'alertChat', 'timezone', 'digestHour'] as const;
+export const ACCOUNT_SETTINGS = ['alertDelivery', 'alertChat', 'timezone', 'digestHour', 'leaderboard'] as const;
 
 function accountSettings(a: Partial<Account>): Item {
   const settings: Item = {};

@@ -158,6 +158,20 @@ export const TABLES = {
     name: 'chats',
     partitionKey: S('address'),
   },
+  /** Each user's portfolio value per UTC day (/chart portfolio, /leaderboard): one partition per
+   *  user, days sorted, so a range is one query. Snapshots expire a year after they were taken. */
+  portfolioSnapshots: {
+    name: 'portfolio-snapshots',
+    partitionKey: S('username'),
+    sortKey: S('day'),
+    ttlAttribute: 'ttl',
+  },
+  /** Linked users seen in a group (the leaderboard's members): one partition per chat address. */
+  chatMembers: {
+    name: 'chat-members',
+    partitionKey: S('chat'),
+    sortKey: S('username'),
+  },
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableKey = keyof typeof TABLES;

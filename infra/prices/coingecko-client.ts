@@ -1,18 +1,21 @@
 /**
  * A small CoinGecko HTTP client on global fetch.
  *
- * Why hand-rolled rather than an SDK: we need three endpoints, exact decimals (an SDK hands back
+ * Why hand-rolled rather than an SDK: we need a handful of endpoints, exact decimals (an SDK hands back
  * floats), and full control over retries so one slow upstream cannot stall the shared poller.
  *
  * Every request gets its own timeout; network errors, timeouts and 5xx are retried with exponential
  * backoff and jitter; 429 honours Retry-After; other 4xx fail at once. Every body is validated with
- * zod, so a malformed answer becomes a CoinGeckoError('bad_response') rather than a crash.
+ * zod, so a malformed answer becomes a CoinGeckoError('bad_response') rather than a crash. With a
+ * request budget (infra/prices/request-budget.ts) every attempt takes from it first, and a refusal
+ * is CoinGeckoError('over_budget'), never retried.
  */
 import { z } from 'zod';
 import type { Coin } from '../../core/domain';
 import { Dec } from '../../core/money';
 import type { Clock, Logger } from '../../core/ports';
 import { backoffDelay } from '../support/backoff';
+import type { BudgetKind, RequestBudget } from './request-budget';
 
 export type CoinGeckoPlan = 'demo' | 'pro';
 
@@ -41,9 +44,13 @@ export interface CoinGeckoClientOptions {
   /** Jitter source in [0, 1). */
   random?: () => number;
   logger?: Logger;
+  /** The shared per-minute budget (infra/prices/request-budget.ts); every attempt, retries
+   *  included, takes from it first. Absent: no budget (tests, scripts). */
+  budget?: RequestBudget;
 }
 
-export type CoinGeckoErrorKind = 'rate_limited' | 'unavailable' | 'bad_response' | 'timeout' | 'not_found';
+/** `over_budget`: this minute's share of the request budget is used up; nothing was sent. */
+export type CoinGeckoErrorKind = 'rate_limited' | 'unavailable' | 'bad_response' | 'timeout' | 'not_found' | 'over_budget';
 
 export class CoinGeckoError extends Error {
   constructor(
@@ -72,6 +79,30 @@ export interface RequestOptions {
   maxRetries?: number;
   /** Overrides the client's per-attempt timeout for this call. */
   timeoutMs?: number;
+  /** Which share of the request budget the call takes: the price poll's, or on-demand (default). */
+  kind?: BudgetKind;
+}
+
+/** A point of a market chart: ms since epoch and the price, an exact decimal string. */
+export interface MarketChartPoint {
+  at: number;
+  price: string;
+}
+
+/** CoinGecko's /global, in one currency. */
+export interface GlobalData {
+  totalMarketCap: string;
+  totalVolume: string;
+  marketCapChange24hPercent: string | null;
+  /** Percent by lower-case symbol, as CoinGecko lists them. */
+  marketCapPercentage: Record<string, string>;
+}
+
+export interface TrendingEntry {
+  id: string;
+  symbol: string;
+  name: string;
+  marketCapRank: number | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,6 +167,25 @@ const jsonNumber = z.instanceof(JsonNumber);
 const simplePriceSchema = z.record(z.string(), z.record(z.string(), z.union([jsonNumber, z.null()])));
 const coinsListSchema = z.array(z.object({ id: z.string().min(1), symbol: z.string(), name: z.string() }));
 const pingSchema = z.object({ gecko_says: z.string() });
+const marketChartSchema = z.object({ prices: z.array(z.tuple([jsonNumber, z.union([jsonNumber, z.null()])])) });
+const globalSchema = z.object({
+  data: z.object({
+    total_market_cap: z.record(z.string(), jsonNumber),
+    total_volume: z.record(z.string(), jsonNumber),
+    market_cap_percentage: z.record(z.string(), jsonNumber),
+    market_cap_change_percentage_24h_usd: z.union([jsonNumber, z.null()]).optional(),
+  }),
+});
+const trendingSchema = z.object({
+  coins: z.array(z.object({
+    item: z.object({
+      id: z.string().min(1),
+      symbol: z.string(),
+      name: z.string(),
+      market_cap_rank: z.union([jsonNumber, z.null()]).optional(),
+    }),
+  })),
+});
 
 /** CoinGecko's error bodies: `{"status":{"error_message":...}}` or `{"error":...}`. */
 function errorMessage(body: string): string {
@@ -185,6 +235,7 @@ export class CoinGeckoClient {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly logger: Logger | undefined;
+  private readonly budget: RequestBudget | undefined;
 
   constructor(options: CoinGeckoClientOptions = {}) {
     this.plan = options.plan ?? 'demo';
@@ -199,6 +250,7 @@ export class CoinGeckoClient {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
     this.logger = options.logger;
+    this.budget = options.budget;
   }
 
   /** CoinGecko's liveness check; resolves with its greeting. */
@@ -254,13 +306,65 @@ export class CoinGeckoClient {
     }));
   }
 
+  /**
+   * A coin's price history over the last `days` days, oldest first, exact decimals (CoinGecko picks
+   * the step: 5 minutes for one day, hourly up to 90, daily beyond). Points without a price are
+   * dropped. An unknown coin is CoinGecko's 404: CoinGeckoError('not_found').
+   */
+  async marketChart(coinId: string, days: number, vsCurrency = 'usd', options?: RequestOptions): Promise<MarketChartPoint[]> {
+    const path = `/coins/${encodeURIComponent(coinId.trim().toLowerCase())}/market_chart`;
+    const text = await this.get(path, { vs_currency: [vsCurrency.toLowerCase()], days: [String(days)] }, options);
+    const raw = validate(marketChartSchema, parseOrThrow(parseJsonExact, text, path), path);
+    const points: MarketChartPoint[] = [];
+    for (const [at, price] of raw.prices) {
+      if (price instanceof JsonNumber) points.push({ at: Math.round(Number(at.text)), price: exactDecimal(price) });
+    }
+    return points;
+  }
+
+  /** The whole market (/global) in USD: total market cap, volume, 24 h change and shares. */
+  async global(options?: RequestOptions): Promise<GlobalData> {
+    const path = '/global';
+    const text = await this.get(path, {}, options);
+    const { data } = validate(globalSchema, parseOrThrow(parseJsonExact, text, path), path);
+    const cap = data.total_market_cap.usd;
+    const volume = data.total_volume.usd;
+    if (!cap || !volume) throw new CoinGeckoError('bad_response', `CoinGecko ${path}: no USD market cap or volume`);
+    const change = data.market_cap_change_percentage_24h_usd;
+    return {
+      totalMarketCap: exactDecimal(cap),
+      totalVolume: exactDecimal(volume),
+      marketCapChange24hPercent: change instanceof JsonNumber ? exactDecimal(change) : null,
+      marketCapPercentage: Object.fromEntries(Object.entries(data.market_cap_percentage).map(([symbol, share]) => [symbol.toLowerCase(), exactDecimal(share)])),
+    };
+  }
+
+  /** The coins most searched on CoinGecko in the last 24 hours, in its order. */
+  async trending(options?: RequestOptions): Promise<TrendingEntry[]> {
+    const path = '/search/trending';
+    const text = await this.get(path, {}, options);
+    const raw = validate(trendingSchema, parseOrThrow(parseJsonExact, text, path), path);
+    return raw.coins.map(({ item }) => ({
+      id: item.id,
+      symbol: item.symbol.toLowerCase(),
+      name: item.name,
+      marketCapRank: item.market_cap_rank instanceof JsonNumber ? Number(item.market_cap_rank.text) : null,
+    }));
+  }
+
   // -------------------------------------------------------------------------------------------
 
   /** GET with retries; resolves with the body text of a 2xx answer. */
   private async get(path: string, query: Record<string, string[]>, options?: RequestOptions): Promise<string> {
     const url = this.url(path, query);
     const maxRetries = options?.maxRetries ?? this.maxRetries;
+    const kind = options?.kind ?? 'demand';
     for (let attempt = 0; ; attempt++) {
+      // Retries take from the budget too: they are calls CoinGecko counts. A refusal is final for
+      // this call (waiting out the minute would hold the caller, or the poller, hostage).
+      if (this.budget && !(await this.budget.take(kind))) {
+        throw new CoinGeckoError('over_budget', `CoinGecko ${path}: this minute's ${kind === 'poll' ? 'request budget' : 'on-demand request budget'} is used up`);
+      }
       const outcome = await this.attempt(url, path, options?.timeoutMs ?? this.timeoutMs);
       if (outcome.ok) return outcome.text;
       const { error } = outcome;

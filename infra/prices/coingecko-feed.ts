@@ -7,7 +7,7 @@ import { REFERENCE_FIAT_RATES } from '../../core/coins';
 import { FIAT_CODES } from '../../core/currencies';
 import type { Coin, Quote } from '../../core/domain';
 import { Dec } from '../../core/money';
-import type { Clock, FiatRates, Logger, PriceFeed } from '../../core/ports';
+import type { Clock, FiatRates, Logger, PriceFeed, PriceSourceStatus } from '../../core/ports';
 import type { CoinGeckoClient, SimplePriceEntry } from './coingecko-client';
 
 /** The ledger's base currency, as CoinGecko spells it. */
@@ -89,6 +89,10 @@ export class CoinGeckoFeed implements PriceFeed {
     return { ...this.health_ };
   }
 
+  source(): PriceSourceStatus {
+    return { active: 'CoinGecko' };
+  }
+
   /** Polls now and then every pollIntervalMs. Idempotent. */
   start(): void {
     if (this.running) return;
@@ -136,12 +140,12 @@ export class CoinGeckoFeed implements PriceFeed {
   private async poll(): Promise<void> {
     const ids = this.tracked.includes(RATE_COIN) ? this.tracked : [...this.tracked, RATE_COIN];
     try {
-      const answer = await this.client.simplePrice(ids, FIAT_CODES);
+      const answer = await this.client.simplePrice(ids, FIAT_CODES, { kind: 'poll' });
       const receivedAt = this.clock.now();
       for (const [coinId, entry] of Object.entries(answer)) {
         const price = entry.prices[BASE];
         if (price === undefined) continue;
-        this.quotes.set(coinId, { coinId, price, change24hPercent: entry.change24h, receivedAt, simulated: false });
+        this.quotes.set(coinId, { coinId, price, change24hPercent: entry.change24h, receivedAt, simulated: false, source: 'CoinGecko' });
       }
       const rates = deriveRates(answer[RATE_COIN]);
       if (rates) this.rates = { rates: { ...this.rates.rates, ...rates }, simulated: false };

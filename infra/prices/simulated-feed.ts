@@ -8,7 +8,7 @@
 import { DEFAULT_COINS, REFERENCE_FIAT_RATES } from '../../core/coins';
 import type { Coin, Quote } from '../../core/domain';
 import { Dec } from '../../core/money';
-import type { Clock, FiatRates, PriceFeed } from '../../core/ports';
+import type { Clock, FiatRates, PriceFeed, PriceSourceStatus } from '../../core/ports';
 
 export interface SimulatedFeedOptions {
   /** Default 42. */
@@ -90,7 +90,12 @@ export class SimulatedFeed implements PriceFeed {
       change24hPercent: change.toFixed(),
       receivedAt: walk.receivedAt,
       simulated: true,
+      source: 'simulated',
     };
+  }
+
+  source(): PriceSourceStatus {
+    return { active: 'simulated' };
   }
 
   fiatRates(): FiatRates {

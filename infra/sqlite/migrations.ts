@@ -288,6 +288,28 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    // Issue 12: daily portfolio snapshots (/chart portfolio, /leaderboard), one row per user and
+    // UTC day (a second snapshot of the day replaces the first); the group members the
+    // leaderboard ranks (platforms do not let bots list a group's members, so the bot remembers
+    // who used it there); and the leaderboard opt-in (NULL: never chosen, read as absent).
+    sql: `
+      CREATE TABLE portfolio_snapshots (
+        username TEXT NOT NULL,
+        day      TEXT NOT NULL,
+        value    TEXT NOT NULL,
+        at       INTEGER NOT NULL,
+        PRIMARY KEY (username, day)
+      ) WITHOUT ROWID;
+      CREATE TABLE chat_members (
+        chat      TEXT NOT NULL,
+        username  TEXT NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (chat, username)
+      ) WITHOUT ROWID;
+      ALTER TABLE accounts ADD COLUMN leaderboard INTEGER;
+    `,
+  },
 ];
 
 /**

@@ -17,6 +17,7 @@ import type {
   LinkedIdentity,
   OutboxMessage,
   Portfolio,
+  PortfolioSnapshot,
   PriceAlert,
   Role,
   SystemStats,
@@ -46,6 +47,7 @@ import { applyPlan, applyPortfolioPlan } from '../../core/trading';
 import { SqliteAlerts } from './alerts';
 import { SqliteChatStates } from './chat-states';
 import { SqliteWatchlist } from './watchlist';
+import { SqliteSnapshots } from './snapshots';
 import { SqliteOutbox } from './outbox';
 import { jsonChunks } from './many-keys';
 import { decodeCursor, pageLimit, toPage } from './paging';
@@ -65,6 +67,7 @@ interface AccountRow {
   alert_chat: string | null;
   timezone: string | null;
   digest_hour: number | null;
+  leaderboard: number | null;
 }
 
 interface PortfolioRow {
@@ -156,6 +159,7 @@ export class SqliteStore implements Store {
   private readonly alerts: SqliteAlerts;
   private readonly chatStates: SqliteChatStates;
   private readonly watchlist: SqliteWatchlist;
+  private readonly snapshots: SqliteSnapshots;
 
   private constructor(private readonly db: Database.Database, private readonly now: () => number) {
     this.s = prepareStatements(db);
@@ -163,6 +167,7 @@ export class SqliteStore implements Store {
     this.alerts = new SqliteAlerts(db, (messages) => this.outbox.insert(messages));
     this.chatStates = new SqliteChatStates(db);
     this.watchlist = new SqliteWatchlist(db);
+    this.snapshots = new SqliteSnapshots(db);
     this.tradeTx = db.transaction(this.tradeInTransaction.bind(this));
     this.orderTx = db.transaction(this.orderInTransaction.bind(this));
     this.insertActivityBatch = db.transaction((batch: ActivityEntry[]) => {
@@ -483,6 +488,22 @@ export class SqliteStore implements Store {
     return this.watchlist.list(username);
   }
 
+  async savePortfolioSnapshots(snapshots: PortfolioSnapshot[]): Promise<void> {
+    this.snapshots.save(snapshots);
+  }
+
+  async listPortfolioSnapshots(username: string, fromDay: string): Promise<PortfolioSnapshot[]> {
+    return this.snapshots.list(username, fromDay);
+  }
+
+  async recordChatMember(chatAddress: string, username: string, at: number): Promise<void> {
+    this.snapshots.recordMember(chatAddress, username, at);
+  }
+
+  async listChatMembers(chatAddress: string): Promise<string[]> {
+    return this.snapshots.members(chatAddress);
+  }
+
   async claimOnce(key: string, expiresAt: number): Promise<boolean> {
     return this.db.transaction((): boolean => {
       // The store has no clock; keys whose expiry is a week before this new key's are surely dead.
@@ -618,13 +639,13 @@ function prepareStatements(db: Database.Database) {
     accountsAfter: p('SELECT * FROM accounts WHERE username > ? ORDER BY username LIMIT ?'),
     insertAccount: p(`INSERT INTO accounts
       (username, email, email_norm, password_hash, role, created_at, currency, email_notifications,
-       alert_delivery, alert_chat, timezone, digest_hour)
+       alert_delivery, alert_chat, timezone, digest_hour, leaderboard)
       VALUES (@username, @email, @emailNorm, @passwordHash, @role, @createdAt, @currency, @emailNotifications,
-       @alertDelivery, @alertChat, @timezone, @digestHour)`),
+       @alertDelivery, @alertChat, @timezone, @digestHour, @leaderboard)`),
     updateAccount: p(`UPDATE accounts SET email = @email, email_norm = @emailNorm,
       password_hash = @passwordHash, role = @role, currency = @currency,
       email_notifications = @emailNotifications, alert_delivery = @alertDelivery, alert_chat = @alertChat,
-      timezone = @timezone, digest_hour = @digestHour WHERE username = @username`),
+      timezone = @timezone, digest_hour = @digestHour, leaderboard = @leaderboard WHERE username = @username`),
     countByRole: p('SELECT role, COUNT(*) AS n FROM accounts GROUP BY role'),
 
     identity: p('SELECT * FROM identities WHERE key = ?'),
@@ -720,6 +741,7 @@ function accountParams(a: Account) {
     alertChat: a.alertChat ?? null,
     timezone: a.timezone ?? null,
     digestHour: a.digestHour ?? null,
+    leaderboard: a.leaderboard === undefined ? null : a.leaderboard ? 1 : 0,
   };
 }
 
@@ -738,6 +760,7 @@ function toAccount(r: AccountRow): Account {
   if (r.alert_chat !== null) account.alertChat = r.alert_chat;
   if (r.timezone !== null) account.timezone = r.timezone;
   if (r.digest_hour !== null) account.digestHour = r.digest_hour;
+  if (r.leaderboard !== null) account.leaderboard = r.leaderboard === 1;
   return account;
 }
 

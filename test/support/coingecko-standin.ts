@@ -27,6 +27,25 @@ export interface StandinOptions {
   fiatRates?: Record<string, string>;
   /** Unix seconds reported as last_updated_at. Default 1764000000. */
   lastUpdatedAt?: number;
+  /** The body of /global. Default STANDIN_GLOBAL_BODY. */
+  globalBody?: string;
+}
+
+/** /global as CoinGecko writes it (trimmed to the fields we read, plus one we ignore). */
+export const STANDIN_GLOBAL_BODY =
+  '{"data":{"active_cryptocurrencies":17412,"total_market_cap":{"btc":35012345.12,"usd":3046784124867.123},' +
+  '"total_volume":{"usd":98765432101.99},"market_cap_percentage":{"eth":11.30125,"btc":56.94412,"usdt":5.9e-01},' +
+  '"market_cap_change_percentage_24h_usd":-1.2345678,"updated_at":1764000000}}';
+
+/** The stand-in's market chart: `points` steps ending at `lastAt` with the coin's current price,
+ *  each earlier step 0.01% lower, so a test can compute every price by hand. */
+export function standinChartPrice(usd: string | number, stepsBeforeLast: number): string {
+  return new Dec(String(usd)).times(new Dec(1).minus(new Dec(stepsBeforeLast).div(10_000))).toFixed();
+}
+
+/** How many points the stand-in's market_chart answers for `days`: hourly up to 90 days, daily beyond. */
+export function standinChartLength(days: number): number {
+  return days <= 90 ? days * 24 + 1 : days + 1;
 }
 
 /** One queued answer; it is used by the next request (to `path`, when given). */
@@ -131,7 +150,38 @@ export async function startCoinGeckoStandin(options: StandinOptions = {}): Promi
     return `{${entries.join(',')}}`;
   };
 
+  const marketChart = (coin: CoinState, days: number): string => {
+    const n = standinChartLength(days);
+    const stepMs = days <= 90 ? 3_600_000 : 86_400_000;
+    const lastAt = lastUpdatedAt * 1000;
+    const prices: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const back = n - 1 - i;
+      prices.push(`[${lastAt - back * stepMs},${wireNumber(new Dec(standinChartPrice(coin.usd.toFixed(), back)))}]`);
+    }
+    // CoinGecko also sends market_caps and total_volumes; the client ignores them.
+    return `{"prices":[${prices.join(',')}],"market_caps":[],"total_volumes":[]}`;
+  };
+
+  const trending = (): string => {
+    const items = [...coins].slice(0, 3).map(([id, c], i) =>
+      `{"item":{"id":${JSON.stringify(id)},"coin_id":${i + 1},"name":${JSON.stringify(c.name)},"symbol":${JSON.stringify(c.symbol.toUpperCase())},` +
+      `"market_cap_rank":${i === 2 ? 'null' : i + 1},"price_btc":1.5e-05,"score":${i}}}`,
+    );
+    return `{"coins":[${items.join(',')}],"nfts":[],"categories":[]}`;
+  };
+
   const route = (res: ServerResponse, path: string, query: Record<string, string>) => {
+    const chart = path.match(/^\/api\/v3\/coins\/([^/]+)\/market_chart$/);
+    if (chart) {
+      const coin = coins.get(decodeURIComponent(chart[1]!));
+      const days = Number(query.days);
+      if (!query.vs_currency || !Number.isInteger(days) || days < 1) return sendJson(res, 400, JSON.stringify({ error: 'Missing parameter vs_currency or days' }));
+      if (!coin) return sendJson(res, 404, JSON.stringify({ error: 'coin not found' }));
+      return sendJson(res, 200, marketChart(coin, days));
+    }
+    if (path === `${PREFIX}/global`) return sendJson(res, 200, options.globalBody ?? STANDIN_GLOBAL_BODY);
+    if (path === `${PREFIX}/search/trending`) return sendJson(res, 200, trending());
     if (path === `${PREFIX}/ping`) return sendJson(res, 200, JSON.stringify({ gecko_says: '(V3) To the Moon!' }));
     if (path === `${PREFIX}/simple/price`) {
       if (!query.ids || !query.vs_currencies) return sendJson(res, 400, JSON.stringify({ error: 'Missing parameter ids or vs_currencies' }));

@@ -4,12 +4,12 @@
  */
 import { createCore, DEFAULT_CORE_CONFIG, type Core } from '../../core/app';
 import { DEFAULT_COINS, REFERENCE_FIAT_RATES } from '../../core/coins';
-import type { ChatType, CoreConfig } from '../../core/context';
+import type { ChatType, CoreConfig, Services } from '../../core/context';
 import type { Coin, LinkedIdentity, Platform, Quote } from '../../core/domain';
 import type { DispatchResult } from '../../core/dispatcher';
 import { renderPlainText, type RichMessage } from '../../core/messages';
 import { OutboxWorker, type OutboxRun, type OutboxWorkerOptions } from '../../core/notifications/outbox-worker';
-import type { ChatDelivery, Clock, Delivery, FiatRates, IdGenerator, Logger, Notifier, PriceFeed, Store } from '../../core/ports';
+import type { ChatDelivery, Clock, Delivery, FiatRates, IdGenerator, Logger, Notifier, PriceFeed, PriceSourceStatus, Store } from '../../core/ports';
 import { SqliteStore } from '../../infra/sqlite/sqlite-store';
 import { BcryptPasswords } from '../../infra/support/system';
 
@@ -59,6 +59,11 @@ export class HandFeed implements PriceFeed {
   }
   async lookupCoin(coinId: string): Promise<Coin | null> {
     return this.knownCoins.get(coinId) ?? DEFAULT_COINS.find((c) => c.id === coinId) ?? null;
+  }
+  /** What source() answers; a test sets it to play a failover. */
+  sourceStatus: PriceSourceStatus = { active: 'CoinGecko' };
+  source(): PriceSourceStatus {
+    return this.sourceStatus;
   }
 }
 
@@ -175,7 +180,7 @@ export interface TestBot {
 /** Default prices: every default coin at its reference price. `logger` replaces the silent one
  *  (a test capturing the real logger's output passes it here); `ids` the counting ids (a core
  *  started again on a store that has trades needs ids the first one did not hand out). */
-export async function makeTestBot(options: { config?: Partial<CoreConfig>; store?: Store; logger?: Logger; ids?: IdGenerator; outbox?: OutboxWorkerOptions } = {}): Promise<TestBot> {
+export async function makeTestBot(options: { config?: Partial<CoreConfig>; store?: Store; logger?: Logger; ids?: IdGenerator; outbox?: OutboxWorkerOptions; services?: Partial<Pick<Services, 'news' | 'market' | 'charts' | 'sentiment'>> } = {}): Promise<TestBot> {
   const clock = new ManualClock();
   const feed = new HandFeed(clock);
   for (const coin of DEFAULT_COINS) feed.set(coin.id, coin.referencePriceUsd);
@@ -185,6 +190,7 @@ export async function makeTestBot(options: { config?: Partial<CoreConfig>; store
     store, prices: feed, notifier, passwords: new BcryptPasswords(4), clock, ids: options.ids ?? countingIds(), logger: options.logger ?? silentLogger,
     // Fills at the market price unless a test asks for spread and slippage (test/orders*.test.ts).
     config: { ...DEFAULT_CORE_CONFIG, spreadBps: '0', slippageBpsPer10k: '0', ...options.config },
+    ...options.services,
   });
   const chats = new RecordingChats();
   const outbox = new OutboxWorker(core.services, chats, options.outbox);
