@@ -142,7 +142,8 @@ class Run {
   }
 }
 
-describe('orders: property', () => {
+// A hundred seeded runs of up to 40 steps on a real store: bounded generously, never timed.
+describe('orders: property', { timeout: 90_000 }, () => {
   it('cash, holds and holdings always equal the ledger and the open orders, and nothing goes negative', async () => {
     let placed = 0;
     let filled = 0;

@@ -42,7 +42,9 @@ function runBot(input: string, env: Record<string, string>, script = 'src/main.t
   });
 }
 
-describe('terminal chat', () => {
+// Every test starts real bot processes (some start four, one after another): bounded generously,
+// never timed, so a busy two-core machine does not fail them.
+describe('terminal chat', { timeout: 90_000 }, () => {
   it('trades on live prices from CoinGecko through a pipe and exits 0', async () => {
     const script = [
       '/as ann',
