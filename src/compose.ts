@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import { createCore, type Core } from '../core/app';
-import type { Notifier, PriceFeed, Store } from '../core/ports';
+import type { Metrics, Notifier, PriceFeed, Store } from '../core/ports';
 import { DynamoDbStore } from '../infra/dynamodb/dynamodb-store';
 import { CoinGeckoClient } from '../infra/prices/coingecko-client';
 import { CoinGeckoFeed, probeCoinGecko } from '../infra/prices/coingecko-feed';
@@ -54,14 +54,21 @@ function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
   });
 }
 
-export async function startPriceFeed(config: Config, logger: PinoLogger): Promise<RunningFeed> {
+/** `firstPoll: false` skips the poll at start: with several instances (STORE=dynamodb) only the
+ *  job leader polls, and the others start from the prices it published. */
+export async function startPriceFeed(config: Config, logger: PinoLogger, options: { firstPoll?: boolean; metrics?: Metrics } = {}): Promise<RunningFeed> {
+  const firstPoll = options.firstPoll ?? true;
   if (config.PRICE_FEED !== 'simulated') {
-    const client = new CoinGeckoClient({ baseUrl: config.COINGECKO_BASE_URL, apiKey: config.COINGECKO_API_KEY, plan: config.COINGECKO_API_PLAN, logger });
+    const { metrics } = options;
+    const client = new CoinGeckoClient({
+      baseUrl: config.COINGECKO_BASE_URL, apiKey: config.COINGECKO_API_KEY, plan: config.COINGECKO_API_PLAN, logger,
+      onCall: metrics && ((call) => metrics.upstreamCall('coingecko', call.outcome, call.seconds)),
+    });
     if (config.PRICE_FEED === 'coingecko' || (await probeCoinGecko(client))) {
       const feed = new CoinGeckoFeed({ client, logger, clock: systemClock, pollIntervalMs: config.PRICE_POLL_SECONDS * 1000 });
       // Polled by the price job (src/jobs.ts), on node-cron, not by the feed's own timer.
       // Answer the first command with prices, not "no price yet", unless they are slow to come.
-      await settledWithin(feed.refresh(), STARTUP_WAIT_MS);
+      if (firstPoll) await settledWithin(feed.refresh(), STARTUP_WAIT_MS);
       logger.info({ baseUrl: config.COINGECKO_BASE_URL ?? 'default' }, 'prices: live from CoinGecko');
       return { feed, stop: () => feed.stop() };
     }
@@ -91,8 +98,9 @@ export function startNotifier(config: Config, logger: PinoLogger): RunningNotifi
 /** One slow news feed holds /news up at most this long; the others answer meanwhile. */
 const NEWS_FEED_TIMEOUT_MS = 5_000;
 
-export function buildCore(config: Config, store: Store, prices: PriceFeed, notifier: Notifier, logger: PinoLogger): Core {
+export function buildCore(config: Config, store: Store, prices: PriceFeed, notifier: Notifier, logger: PinoLogger, metrics?: Metrics): Core {
   return createCore({
+    metrics,
     store,
     prices,
     notifier,

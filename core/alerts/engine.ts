@@ -155,6 +155,7 @@ export class AlertEngine {
       report.ordersEnded += desk.ended;
       report.lost += desk.lost;
     }
+    this.services.metrics?.alertsFired(report.fired);
     if (report.fired || report.lost || report.ordersFilled || report.ordersEnded) this.services.logger.info({ ...report }, 'alerts fired');
     return report;
   }

@@ -41,6 +41,16 @@ export interface CoinGeckoClientOptions {
   /** Jitter source in [0, 1). */
   random?: () => number;
   logger?: Logger;
+  /** Told of every HTTP attempt (each counts against CoinGecko's rate limit), for metrics: kept a
+   *  plain callback so this client stays free of any metrics library. */
+  onCall?: (call: CoinGeckoCall) => void;
+}
+
+/** One HTTP attempt: its path, 'ok' or why it failed, and how long it took by the client's clock. */
+export interface CoinGeckoCall {
+  path: string;
+  outcome: 'ok' | CoinGeckoErrorKind;
+  seconds: number;
 }
 
 export type CoinGeckoErrorKind = 'rate_limited' | 'unavailable' | 'bad_response' | 'timeout' | 'not_found';
@@ -185,6 +195,7 @@ export class CoinGeckoClient {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly logger: Logger | undefined;
+  private readonly onCall: ((call: CoinGeckoCall) => void) | undefined;
 
   constructor(options: CoinGeckoClientOptions = {}) {
     this.plan = options.plan ?? 'demo';
@@ -199,6 +210,7 @@ export class CoinGeckoClient {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
     this.logger = options.logger;
+    this.onCall = options.onCall;
   }
 
   /** CoinGecko's liveness check; resolves with its greeting. */
@@ -261,7 +273,9 @@ export class CoinGeckoClient {
     const url = this.url(path, query);
     const maxRetries = options?.maxRetries ?? this.maxRetries;
     for (let attempt = 0; ; attempt++) {
+      const began = this.clock.now();
       const outcome = await this.attempt(url, path, options?.timeoutMs ?? this.timeoutMs);
+      this.onCall?.({ path, outcome: outcome.ok ? 'ok' : outcome.error.kind, seconds: (this.clock.now() - began) / 1000 });
       if (outcome.ok) return outcome.text;
       const { error } = outcome;
       if (!outcome.retry) throw error;
