@@ -38,6 +38,15 @@ export interface ChatAdapter {
   /** Stops taking new events, lets the ones in flight finish, and flushes queued sends (each
    *  adapter bounds how long it waits). Resolves when done; never rejects. */
   stop(): Promise<void>;
+  /** The first half of stop(), for a graceful shutdown (src/shutdown.ts): stops taking new events
+   *  and lets the ones in flight finish, but keeps sending, so queued pushes (the outbox) can
+   *  still go out through it before stop(). Resolves when done; never rejects. Absent: the
+   *  adapter has no such half, and the shutdown calls stop() for it later. */
+  stopReceiving?(): Promise<void>;
+  /** Whether it can take events and send now (started and not stopped; the gateway connected
+   *  where the platform has one), as far as the adapter knows without asking the platform:
+   *  readiness (/readyz) reports a configured platform that is not. Absent: always. */
+  connected?(): boolean;
   /**
    * Sends a message to a person outside any conversation (a fired alert), in their direct chat
    * with the bot, opening it first where the platform needs that. 'sent' when the platform took

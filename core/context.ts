@@ -1,6 +1,6 @@
 /** What a command handler is given: the caller, the chat, and the services behind the ports. */
 import type { Account, Caller, IdentityRef } from './domain';
-import type { ChartRenderer, Clock, IdGenerator, Logger, MarketData, NewsSource, Notifier, PasswordHasher, PriceFeed, SentimentSource, Store } from './ports';
+import type { ChartRenderer, Clock, IdGenerator, Logger, MarketData, Metrics, NewsSource, Notifier, PasswordHasher, PriceFeed, SentimentSource, Store } from './ports';
 import type { CoinCatalog } from './coin-catalog';
 import type { AttemptLimiter } from './attempt-limiter';
 import type { CommandRegistry } from './registry';
@@ -56,6 +56,8 @@ export interface Services {
   registry: CommandRegistry;
   /** Headlines for /news; absent when the bot is built without news (it says so). */
   news?: NewsSource;
+  /** Counters for the operators (/metrics); absent: nothing is counted. */
+  metrics?: Metrics;
   /** Price history, the whole market and trending coins for /chart, /analysis and /market;
    *  absent when the bot is built without them (commands say so). */
   market?: MarketData;

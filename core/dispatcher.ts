@@ -11,6 +11,7 @@ import { identityKey, type IdentityRef } from './domain';
 import { UserError } from './errors';
 import { formatTime } from './format';
 import { errorMessage, type RichMessage } from './messages';
+import type { CommandOutcome } from './ports';
 import { usageOf, type AnyCommand } from './registry';
 import { ChatMemberRecorder } from './market/chat-members';
 
@@ -67,7 +68,17 @@ const INVISIBLE = /[\p{Cc}\p{Cf}]/gu;
 
 type Outcome = 'ok' | 'error' | 'denied';
 
+/** What the metrics learn of one dispatch: the command (once found) and how it ended. */
+interface Tally {
+  command: string;
+  outcome: CommandOutcome;
+}
+const METRIC_OUTCOME: Record<Outcome, CommandOutcome> = { ok: 'ok', error: 'user_error', denied: 'denied' };
+
 export class Dispatcher {
+  /** Each running command's tally, by its context: record() is where every command that got a
+   *  context ends, so it notes the outcome there without threading the tally through each return. */
+  private readonly tallies = new WeakMap<CommandContext, Tally>();
   /** Who used the bot in which group, for /leaderboard. */
   private readonly members: ChatMemberRecorder;
 
@@ -77,18 +88,24 @@ export class Dispatcher {
 
   async dispatch(input: IncomingCommand): Promise<DispatchResult> {
     const key = identityKey(input.identity);
+    const started = this.services.clock.now();
+    // Until run() learns more: input that is no command at all (empty, too long).
+    const tally: Tally = { command: '(none)', outcome: 'user_error' };
     try {
-      return await this.run(input, key);
+      return await this.run(input, key, tally);
     } catch (error) {
+      tally.outcome = 'error';
       // Only the command's name is logged: the rest of the line may hold a password, and an
       // unknown first word may be one.
       const command = 'text' in input ? this.services.registry.resolve(commandWords(input.text))?.command.name : input.command.name;
       this.services.logger.error({ err: error, command, identity: key, messageId: input.messageId }, 'command failed');
       return { message: errorMessage('Something went wrong on our side and nothing was changed. Please try again in a moment.') };
+    } finally {
+      this.services.metrics?.commandDone(tally.command, tally.outcome, (this.services.clock.now() - started) / 1000);
     }
   }
 
-  private async run(input: IncomingCommand, key: string): Promise<DispatchResult> {
+  private async run(input: IncomingCommand, key: string, tally: Tally): Promise<DispatchResult> {
     const { store } = this.services;
     const request = this.understand(input);
     if (!request.ok) return { message: request.message };
@@ -108,6 +125,9 @@ export class Dispatcher {
     if (account && input.chat.type === 'group') await this.members.seen(input.chat.id, account.username, this.services.clock.now());
 
     const command = request.found;
+    this.tallies.set(ctx, tally);
+    // The registry's name, never the typed word (see below).
+    tally.command = command?.name ?? '(unknown)';
     if (!command) {
       // The unknown word is not recorded: it may be a password typed without its command.
       await this.record(ctx, '(unknown command)', 'error');
@@ -134,6 +154,7 @@ export class Dispatcher {
       return result(errorMessage(late));
     }
     if (command.changes === 'state' && !(await store.claimOnce(`once:${ctx.idempotencyKey}`, this.services.clock.now() + ONCE_TTL_MS))) {
+      tally.outcome = 'duplicate';
       return result(errorMessage('Already done: this message was handled before.'));
     }
     let message: RichMessage;
@@ -203,6 +224,8 @@ export class Dispatcher {
 
   /** Bookkeeping never fails a command: by now the command may have committed. */
   private async record(ctx: CommandContext, detail: string, outcome: Outcome): Promise<void> {
+    const tally = this.tallies.get(ctx);
+    if (tally) tally.outcome = METRIC_OUTCOME[outcome];
     try {
       await this.services.store.recordActivity({
         at: this.services.clock.now(), identityKey: ctx.identityKey, platform: ctx.identity.platform,

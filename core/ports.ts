@@ -264,6 +264,22 @@ export interface Store {
   releaseOnce(key: string): Promise<void>;
 
   /**
+   * Takes or renews the lease `name` for `holder` until now + ttlMs: true when the caller holds it
+   * after the call, because it was free, had expired (expiresAt <= now) or was already the
+   * caller's (then renewed). Atomic across processes: of racing callers at most one gets it. The
+   * store keeps no clock: `now` is the caller's, so holders' clocks must agree to well within the
+   * lease (NTP does that).
+   */
+  acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up, only if `holder` holds it (a late release never frees another's lease). */
+  releaseLease(name: string, holder: string): Promise<void>;
+
+  /** Replaces the published price snapshot (the job leader's latest quotes, for the other instances). */
+  publishQuotes(snapshot: PriceSnapshot): Promise<void>;
+  /** The snapshot last published, or null when none has been. */
+  readQuotes(): Promise<PriceSnapshot | null>;
+
+  /**
    * Counts one attempt under `key` (a failed login, a wrong link code, an email change) atomically,
    * however many processes record at once. A window opens at the first attempt and lasts
    * `windowMs`; an attempt at or after its end (now >= firstAt + windowMs) opens a new window at
@@ -298,6 +314,9 @@ export interface Store {
   pruneExpired(now: number): Promise<number>;
 
   stats(): Promise<SystemStats>;
+  /** Resolves when the store answers a cheap read now, rejects when it cannot (closed, the
+   *  database unreachable): readiness (/readyz) asks it. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -305,6 +324,16 @@ export interface FiatRates {
   /** Units of each currency per one unit of the base currency, as decimal strings. */
   rates: Record<string, string>;
   simulated: boolean;
+}
+
+/** The prices one instance (the job leader) fetched, as it publishes them to the others. */
+export interface PriceSnapshot {
+  quotes: Quote[];
+  rates: FiatRates;
+  /** Which source the publisher's prices came from (price failover), for /price and /about. */
+  source: PriceSourceStatus;
+  /** When it was published (ms since epoch, the publisher's clock). */
+  at: number;
 }
 
 export interface PriceFeed {
@@ -504,4 +533,28 @@ export interface Logger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+}
+
+/** How a command ended, as the metrics count it: ran ('ok'); the user's mistake or a rule said no
+ *  ('user_error': bad arguments, unknown command, too late, a refused trade); not allowed for this
+ *  caller or chat ('denied'); a redelivery not run again ('duplicate'); our fault ('error'). */
+export type CommandOutcome = 'ok' | 'user_error' | 'denied' | 'duplicate' | 'error';
+
+/**
+ * What the bot counts for its operators (infra/metrics implements it for Prometheus). Calls are
+ * cheap and never throw; labels come from small fixed sets (command names from the registry,
+ * platforms), never from what a user typed.
+ */
+export interface Metrics {
+  /** A command ended (see CommandOutcome), after `seconds` in the dispatcher. */
+  commandDone(command: string, outcome: CommandOutcome, seconds: number): void;
+  /** A trade committed: a market trade from a command, or an order filled by the alert engine. */
+  tradeDone(kind: 'market' | 'order', side: 'buy' | 'sell'): void;
+  /** Alerts claimed and fired in one tick (broadcast rules included). */
+  alertsFired(count: number): void;
+  /** One outbox delivery attempt to a platform ('telegram', ..., 'email'), with how it ended. */
+  delivery(platform: string, outcome: Delivery['status'] | 'skipped'): void;
+  /** One HTTP call to an upstream service ('coingecko'; each retry is a call of its own), with
+   *  how it ended ('ok' or an error kind) and how long it took. */
+  upstreamCall(service: string, outcome: string, seconds: number): void;
 }

@@ -6,7 +6,8 @@
  *
  * Platforms that take HTTP (the Telegram webhook, Slack over HTTP) share one HTTP server on
  * HOST:PORT, created here and handed to each: each mounts its path on it (unknown paths get 404).
- * It listens while one of them runs.
+ * It listens while something is mounted: main.ts also mounts /healthz, /readyz and /metrics
+ * (adapters/shared/health.ts) whenever a platform runs, so a bot always listens.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -45,6 +46,9 @@ export const CHAT_PLATFORMS: readonly ChatPlatform[] = [
     create: (config, core, logger) => createDiscordBot({
       token: config.DISCORD_TOKEN!, applicationId: config.DISCORD_APPLICATION_ID!, guildId: config.DISCORD_GUILD_ID,
       apiUrl: config.DISCORD_API_URL, registerAtStart: config.DISCORD_REGISTER_AT_START, core, logger,
+      // Several instances share DynamoDB: each starts send-only, and only the job leader connects
+      // the gateway (main.ts, src/gateway-leadership.ts), so every interaction is answered once.
+      gateway: config.STORE !== 'dynamodb',
     }),
   },
   {

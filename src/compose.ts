@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Logger as PinoLogger } from 'pino';
 import { createCore, type Core } from '../core/app';
-import type { MarketData, Notifier, PriceFeed, Store } from '../core/ports';
+import type { MarketData, Metrics, Notifier, PriceFeed, Store } from '../core/ports';
 import { DynamoDbStore } from '../infra/dynamodb/dynamodb-store';
 import { CoinGeckoClient } from '../infra/prices/coingecko-client';
 import { CoinGeckoFeed, probeCoinGecko } from '../infra/prices/coingecko-feed';
@@ -79,16 +79,23 @@ function withFailover(primary: CoinGeckoFeed, baseUrl: string, logger: PinoLogge
   });
 }
 
-/** `store` holds the CoinGecko request budget every instance shares (COINGECKO_CALLS_PER_MINUTE). */
-export async function startPriceFeed(config: Config, logger: PinoLogger, store: Pick<Store, 'recordAttempt' | 'getAttempts'>): Promise<RunningFeed> {
+/** `store` holds the CoinGecko request budget every instance shares (COINGECKO_CALLS_PER_MINUTE).
+ *  `firstPoll: false` skips the poll at start: with several instances (STORE=dynamodb) only the
+ *  job leader polls, and the others start from the prices it published. */
+export async function startPriceFeed(config: Config, logger: PinoLogger, store: Pick<Store, 'recordAttempt' | 'getAttempts'>, options: { firstPoll?: boolean; metrics?: Metrics } = {}): Promise<RunningFeed> {
+  const firstPoll = options.firstPoll ?? true;
   if (config.PRICE_FEED !== 'simulated') {
+    const { metrics } = options;
     const budget = new StoreRequestBudget({ store, clock: systemClock, callsPerMinute: config.COINGECKO_CALLS_PER_MINUTE, pollSeconds: config.PRICE_POLL_SECONDS, logger });
-    const client = new CoinGeckoClient({ baseUrl: config.COINGECKO_BASE_URL, apiKey: config.COINGECKO_API_KEY, plan: config.COINGECKO_API_PLAN, logger, budget });
+    const client = new CoinGeckoClient({
+      baseUrl: config.COINGECKO_BASE_URL, apiKey: config.COINGECKO_API_KEY, plan: config.COINGECKO_API_PLAN, logger, budget,
+      onCall: metrics && ((call) => metrics.upstreamCall('coingecko', call.outcome, call.seconds)),
+    });
     if (config.PRICE_FEED === 'coingecko' || (await probeCoinGecko(client))) {
       const feed = new CoinGeckoFeed({ client, logger, clock: systemClock, pollIntervalMs: config.PRICE_POLL_SECONDS * 1000 });
       // Polled by the price job (src/jobs.ts), on node-cron, not by the feed's own timer.
       // Answer the first command with prices, not "no price yet", unless they are slow to come.
-      await settledWithin(feed.refresh(), STARTUP_WAIT_MS);
+      if (firstPoll) await settledWithin(feed.refresh(), STARTUP_WAIT_MS);
       logger.info({ baseUrl: config.COINGECKO_BASE_URL ?? 'default', fallback: config.FALLBACK_PRICES_URL }, 'prices: live from CoinGecko');
       // Market data shares the client, so charts and polls count against one budget.
       const market = new CoinGeckoMarketData({ client, clock: systemClock, logger });
@@ -128,8 +135,9 @@ const NEWS_FEED_TIMEOUT_MS = 5_000;
 /** The Fear and Greed index is read at most this long. */
 const FEAR_GREED_TIMEOUT_MS = 5_000;
 
-export function buildCore(config: Config, store: Store, prices: PriceFeed, notifier: Notifier, logger: PinoLogger, market: MarketData): Core {
+export function buildCore(config: Config, store: Store, prices: PriceFeed, notifier: Notifier, logger: PinoLogger, market: MarketData, metrics?: Metrics): Core {
   return createCore({
+    metrics,
     store,
     prices,
     notifier,

@@ -25,12 +25,18 @@ export const ConfigSchema = z.object({
   // The price job's schedule (node-cron): a number of seconds that divides a minute, or whole
   // minutes that divide an hour, so that polls fall on an even beat.
   PRICE_POLL_SECONDS: seconds.refine((n) => (n < 60 ? 60 % n === 0 : n <= 3600 && n % 60 === 0 && 60 % (n / 60) === 0), 'must divide a minute (5, 10, 15, 20, 30) or be whole minutes that divide an hour (60, 120, 300, ... 3600)').default(30),
+  // The job leader's lease on STORE=dynamodb (src/leader.ts): renewed every third of it; when the
+  // holder dies, another instance takes the jobs over within this long.
+  LEASE_SECONDS: seconds.min(3).max(600).default(30),
   SIMULATED_SEED: z.coerce.number().int().default(42),
   START_BALANCE: decimalString('virtual cash for new accounts, in USD').default('10000'),
   TRADE_FEE_PERCENT: decimalString('fee as a percentage of trade value').refine((v) => Number(v) < 50, 'must be below 50').default('0'),
   CONFIRM_TRADES_ABOVE: decimalString('trades worth more ask for confirmation where the chat has buttons, in USD').default('1000'),
   MAX_QUOTE_AGE_SECONDS: seconds.default(60),
   MAX_COMMAND_AGE_SECONDS: seconds.default(300),
+  // The budget for a graceful shutdown (src/shutdown.ts): below systemd's TimeoutStopSec=30
+  // (infra/deploy/cryptopulse.service), so the bot's own log says what was still pending.
+  SHUTDOWN_TIMEOUT_SECONDS: seconds.min(1).max(600).default(20),
   MAX_ALERTS_PER_USER: seconds.default(20),
   // Alerts at scale (issue 10): noise control and group broadcasts.
   ALERT_REARM_PERCENT: decimalString('how far back past its threshold the price must move before a repeating alert re-arms, in percent').refine((v) => Number(v) < 50, 'must be below 50').default('0.5'),

@@ -17,9 +17,16 @@
  *                 real prices, not before any arrived); it is claimed once per UTC day in the
  *                 store, so that run, a restart or another instance records nothing twice.
  *
- * Jobs that several instances run at once stay correct: firing is a conditional claim in the
- * store, outbox messages are leased, and a digest is claimed once per user and day, snapshots once
- * per day.
+ * With several instances (STORE=dynamodb) every job but the outbox runs only on the job leader
+ * (src/leader.ts), checked at each scheduled run through node-cron's run coordinator. The outbox
+ * runs everywhere: its messages are leased one caller at a time, and each instance delivers
+ * through the chat platforms connected to it. Jobs that several instances run at once (for a
+ * moment, around a takeover) still stay correct: firing is a conditional claim in the store,
+ * outbox messages are leased, a digest is claimed once per user and day, snapshots once per day.
+ *
+ * The alert engine lives for one term of leadership: built (its index read from the store) when
+ * this instance starts leading, dropped when it stops, so a new leader never matches against an
+ * index that fell behind while it followed. The price history of move alerts starts over with it.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { AlertEngine } from '../core/alerts/engine';
@@ -29,14 +36,18 @@ import { runHousekeeping } from '../core/notifications/housekeeping';
 import { recordDailySnapshots } from '../core/market/snapshots';
 import type { OutboxWorker } from '../core/notifications/outbox-worker';
 import type { Logger, PriceFeed } from '../core/ports';
+import type { Leadership } from './leader';
 
 export interface JobDeps {
   services: Services;
   feed: PriceFeed;
-  alerts: AlertEngine;
+  /** The engine, or how to build one for each term of leadership (see above). */
+  alerts: AlertEngine | (() => AlertEngine);
   outbox: OutboxWorker;
   logger: Logger;
   pricePollSeconds: number;
+  /** Who runs the scheduled jobs; without it, this process alone (it always leads). */
+  leadership?: Pick<Leadership, 'isLeader' | 'onChange'>;
 }
 
 export type JobName = 'prices' | 'outbox' | 'digest' | 'housekeeping' | 'snapshots';
@@ -56,17 +67,35 @@ export function everySeconds(n: number): string {
 }
 
 export function startJobs(deps: JobDeps): Jobs {
-  const { services, feed, alerts, outbox, logger } = deps;
+  const { services, feed, outbox, logger } = deps;
+  const leadership = deps.leadership ?? { isLeader: () => true, onChange: () => {} };
+  let engine: AlertEngine | undefined;
+  const alerts = (): AlertEngine => {
+    if (engine) return engine;
+    const built = typeof deps.alerts === 'function' ? deps.alerts() : deps.alerts;
+    engine = built;
+    // The first tick waits for the build (tick syncs, sync awaits start).
+    built.start().then(
+      () => logger.info({ alerts: built.matcher.size }, 'alert index built'),
+      (error: unknown) => {
+        // The next run builds it again (a store outage at takeover must not stop matching for good).
+        if (engine === built) engine = undefined;
+        logger.error({ err: error }, 'alert index build failed');
+      },
+    );
+    return built;
+  };
   let snapshotsCaughtUp = false;
   const bodies: Record<JobName, () => Promise<unknown>> = {
     async prices() {
       await feed.refresh();
-      // The first prices this process has: today's snapshots, unless recorded already (see above).
+      // The first prices this process fetched as leader: today's snapshots, unless recorded
+      // already (see above).
       if (!snapshotsCaughtUp) {
         snapshotsCaughtUp = true;
         void run('snapshots');
       }
-      const report = await alerts.tick();
+      const report = await alerts().tick();
       if (report.fired) await outbox.runOnce();
     },
     outbox: () => outbox.runOnce(),
@@ -100,8 +129,26 @@ export function startJobs(deps: JobDeps): Jobs {
     return work.then(() => true);
   }
 
+  // node-cron asks the coordinator before each scheduled run; a run it refuses is skipped.
+  const onlyTheLeader = { shouldRun: () => leadership.isLeader() };
   const tasks: ScheduledTask[] = (Object.keys(schedules) as JobName[]).map((name) =>
-    cron.schedule(schedules[name], () => run(name), { name, logger: cronLogger(logger), ...(zones[name] && { timezone: zones[name] }) }));
+    cron.schedule(schedules[name], () => run(name), {
+      name,
+      logger: cronLogger(logger),
+      ...(zones[name] && { timezone: zones[name] }),
+      ...(name !== 'outbox' && { distributed: true, runCoordinator: onlyTheLeader }),
+    }));
+
+  if (leadership.isLeader()) alerts();
+  leadership.onChange((leading) => {
+    if (!leading) {
+      engine = undefined;
+      return;
+    }
+    // A new leader fetches prices at once: the followers' prices are as old as the dead leader's.
+    alerts();
+    void run('prices');
+  });
 
   return {
     run,

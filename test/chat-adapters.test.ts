@@ -242,6 +242,12 @@ describe('every adapter keeps the contract', () => {
     expect(terminal.printed()).toBe('');
   });
 
+  it('the Telegram adapter says it is connected while it runs, for readiness (/readyz)', async () => {
+    expect(tg.connected?.()).toBe(true);
+    await tg.stop();
+    expect(tg.connected?.()).toBe(false);
+  });
+
   it('the terminal chat prints a delivered message to its output, addressed to whom it is for', async () => {
     const terminal = consoleChat();
     const ann: LinkedIdentity = { key: 'console:ann', platform: 'console', username: 'ann', linkedAt: 0 };

@@ -90,6 +90,12 @@ const customIdOf = (m: StandinMessage, label: string) => standin.buttons(m).find
 const transactions = async (username: string) => (await core.store.listTransactions(username, { limit: 100 })).items;
 
 describe('Discord bot', () => {
+  it('says it is connected while the gateway is ready, and not once stopped (readiness, /readyz)', async () => {
+    expect(discord.connected?.()).toBe(true);
+    await discord.stop();
+    expect(discord.connected?.()).toBe(false);
+  });
+
   it('connects with the Guilds intent only and registers the slash commands from the registry', async () => {
     const identify = standin.connections[0]!.received.find((r) => r.op === 2)!.d as { intents: number };
     expect(identify.intents).toBe(1); // GUILDS: no privileged intent

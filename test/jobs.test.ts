@@ -1,5 +1,5 @@
 /** The scheduled jobs: prices then matching then delivery, in one job that never overlaps itself. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import cron from 'node-cron';
 import { AlertEngine } from '../core/alerts/engine';
 import type { LinkedIdentity } from '../core/domain';
@@ -74,6 +74,43 @@ describe('scheduled jobs', () => {
     expect(silentLogger.errors.slice(errors)).toEqual([expect.objectContaining({ job: 'prices' })]);
     fail = false;
     expect(await jobs.run('prices')).toBe(true);
+  });
+
+  it('a new job leader fetches prices at once and matches them against an index built for its term', async () => {
+    await bot.say('ann', '/alert btc above 51000');
+    const services = bot.core.services;
+    const sent: string[] = [];
+    const chats: ChatDelivery = {
+      deliver: async (identity, message) => (sent.push(`${identity.key}: ${renderPlainText(message)}`), { status: 'sent' }),
+      deliverToChat: async () => ({ status: 'failed', reason: 'no groups here' }),
+    };
+    let leading = false;
+    const listeners: Array<(leading: boolean) => void> = [];
+    const tell = (value: boolean) => ((leading = value), listeners.forEach((l) => l(value)));
+    let built = 0;
+    let polls = 0;
+    jobs = startJobs({
+      services, feed: Object.assign(Object.create(bot.feed), { refresh: async () => void polls++ }),
+      alerts: () => (built++, new AlertEngine(services)), outbox: new OutboxWorker(services, chats),
+      logger: silentLogger, pricePollSeconds: 300,
+      leadership: { isLeader: () => leading, onChange: (listener) => void listeners.push(listener) },
+    });
+    // A follower holds no index and polls nothing.
+    expect([built, polls]).toEqual([0, 0]);
+
+    bot.clock.advance(30_000);
+    bot.feed.set('bitcoin', '52000');
+    tell(true);
+    await vi.waitFor(() => expect(sent).toHaveLength(1));
+    expect(polls).toBe(1);
+    expect(sent[0]).toMatch(/BTC is above \$51,000\.00/);
+
+    // Leading again after a while as a follower: a fresh index, not the old term's.
+    tell(false);
+    tell(true);
+    await vi.waitFor(() => expect(polls).toBe(2));
+    expect(built).toBe(2);
+    expect(sent).toHaveLength(1);
   });
 
   it('records today\'s portfolio snapshots after the first prices, once a day however often it runs', async () => {

@@ -89,6 +89,12 @@ const actionIdOf = (m: SlackMessage, label: string) => buttons(m).find((b) => b.
 const transactions = async (username: string) => (await core.store.listTransactions(username, { limit: 100 })).items;
 
 describe('Slack bot', () => {
+  it('says it is connected while it serves, and not once stopped (readiness, /readyz)', async () => {
+    expect(slack.connected?.()).toBe(true);
+    await slack.stop();
+    expect(slack.connected?.()).toBe(false);
+  });
+
   it('maps the slash command text to the core and addresses to Slack ids', () => {
     expect(commandLine('buy btc $100')).toBe('/buy btc $100');
     expect(commandLine('  ')).toBe('/help');

@@ -1479,6 +1479,67 @@ export function storeContract(
       });
     });
 
+    describe('leases (the job leader)', () => {
+      const TTL = 30_000;
+
+      it('is exclusive while unexpired, renewed by its holder, and taken over once expired', async () => {
+        const other = await another();
+        expect(await store.acquireLease('jobs', 'a', T, TTL)).toBe(true);
+        expect(await other.acquireLease('jobs', 'b', T + 1000, TTL)).toBe(false);
+        // The holder renews: the expiry moves to T + 20 000 + TTL.
+        expect(await store.acquireLease('jobs', 'a', T + 20_000, TTL)).toBe(true);
+        // Past the first expiry but before the renewed one: still a's.
+        expect(await other.acquireLease('jobs', 'b', T + TTL + 1, TTL)).toBe(false);
+        // At the renewed expiry it is free (expiresAt <= now), and b takes it over.
+        expect(await other.acquireLease('jobs', 'b', T + 20_000 + TTL, TTL)).toBe(true);
+        expect(await store.acquireLease('jobs', 'a', T + 20_000 + TTL + 1, TTL)).toBe(false);
+        // Leases of other names are separate.
+        expect(await store.acquireLease('other-job', 'a', T + 20_000 + TTL + 1, TTL)).toBe(true);
+      });
+
+      it('is released by its holder only', async () => {
+        const other = await another();
+        expect(await store.acquireLease('jobs', 'a', T, TTL)).toBe(true);
+        await other.releaseLease('jobs', 'b'); // not b's: nothing happens
+        expect(await other.acquireLease('jobs', 'b', T + 1, TTL)).toBe(false);
+        await store.releaseLease('jobs', 'a');
+        expect(await other.acquireLease('jobs', 'b', T + 2, TTL)).toBe(true);
+        await store.releaseLease('jobs', 'a'); // a late release after the takeover frees nothing
+        expect(await store.acquireLease('jobs', 'a', T + 3, TTL)).toBe(false);
+        await store.releaseLease('never-held', 'a'); // no error
+      });
+
+      it('gives a raced lease to exactly one instance', async () => {
+        const others = [await another(), await another()];
+        const results = await Promise.all([store, ...others].map((s, i) => s.acquireLease('jobs', `holder-${i}`, T, TTL)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        // And a raced takeover of an expired lease too.
+        const later = await Promise.all([store, ...others].map((s, i) => s.acquireLease('jobs', `late-${i}`, T + TTL, TTL)));
+        expect(later.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
+    describe('published prices', () => {
+      it('has none until published, then round-trips the latest snapshot exactly, for every instance', async () => {
+        const other = await another();
+        expect(await store.readQuotes()).toBeNull();
+        const snapshot = {
+          quotes: [
+            { coinId: 'bitcoin', price: '97123.456789012345678901', change24hPercent: '-1.25', receivedAt: T, simulated: false },
+            { coinId: 'pepe', price: '0.00000912', change24hPercent: null, receivedAt: T - 5000, simulated: false },
+          ],
+          rates: { rates: { usd: '1', eur: '0.9231', jpy: '151.2' }, simulated: false },
+          source: { active: 'Binance', standingInFor: { source: 'CoinGecko', since: T - 60_000 } },
+          at: T + 10,
+        };
+        await store.publishQuotes(snapshot);
+        expect(await other.readQuotes()).toEqual(snapshot);
+        const next = { quotes: [{ ...snapshot.quotes[0]!, price: '98000', receivedAt: T + 30_000 }], rates: { rates: { usd: '1' }, simulated: true }, source: { active: 'CoinGecko' }, at: T + 30_010 };
+        await other.publishQuotes(next);
+        expect(await store.readQuotes()).toEqual(next);
+      });
+    });
+
     describe('attempts', () => {
       const DAY = 24 * 60 * 60_000;
 

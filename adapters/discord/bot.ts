@@ -8,12 +8,16 @@
  *                    told to the store at once (pushes then skip those channels)
  * and mapping.ts says how Discord's users, channels and interactions map to the core's.
  *
+ * It runs with a gateway session (answers interactions and sends) or send-only (REST, no session),
+ * and switches between them: on several instances only the job leader holds a session
+ * (src/gateway-leadership.ts), so each interaction is answered once.
+ *
  * The client asks for the Guilds intent only (no privileged intent: slash commands need no message
  * content), caches only what it uses, and mentions nobody (allowedMentions parse: []). Everything
  * outbound goes through discord.js's REST manager, which keeps to the rate-limit headers and waits
  * out a 429's retry_after.
  */
-import { Client, DiscordjsErrorCodes, Events, GatewayIntentBits, Options, type ClientOptions } from 'discord.js';
+import { Client, DiscordjsErrorCodes, Events, GatewayIntentBits, Options, Routes, type ClientOptions } from 'discord.js';
 import type { Core } from '../../core/app';
 import { ChatButtons, type ButtonTtls } from '../../core/buttons';
 import type { ChatAdapter } from '../../core/chat-adapter';
@@ -46,6 +50,9 @@ export interface DiscordBotOptions {
   /** How long the core may take before an answer is deferred. Default 1500 ms (Discord allows 3 s
    *  from the interaction's creation, including the trip to the bot). */
   deferAfterMs?: number;
+  /** Whether start() connects to the gateway and answers interactions (true, the default), or
+   *  only sends over REST until connectGateway() (several instances: the job leader answers). */
+  gateway?: boolean;
   /** How long start() waits for the gateway to be ready. Default 30 s. */
   readyTimeoutMs?: number;
   /** Test hooks: extra milliseconds added to rate-limit waits (discord.js default 50), and whether
@@ -54,7 +61,13 @@ export interface DiscordBotOptions {
 }
 
 export interface DiscordBot extends ChatAdapter {
+  /** The gateway session's client while one is open, else the REST-only client that sends pushes. */
   readonly client: Client;
+  /** Opens a gateway session: from then on this instance answers slash commands and buttons. */
+  connectGateway(): Promise<void>;
+  /** Closes the gateway session once the interactions in flight are answered; pushes still go
+   *  out over REST (send-only). */
+  disconnectGateway(): Promise<void>;
 }
 
 /** REST: a slow Discord answer is given up after 15 s and retried twice (5xx and network errors;
@@ -63,30 +76,99 @@ const REST_TIMEOUT_MS = 15_000;
 const REST_RETRIES = 2;
 const STOP_DRAIN_MS = 5000;
 
+/** One gateway connection and what answers on it. A discord.js Client cannot log in again once
+ *  destroyed (its gateway manager stays "destroyed"), so every session gets a client of its own. */
+interface GatewaySession {
+  client: Client;
+  intake: ReturnType<typeof createInteractionIntake>;
+  membership: ReturnType<typeof watchMembership>;
+}
+
+/**
+ * Two modes (README "Several instances"): with the gateway, the bot answers interactions and
+ * sends; send-only, it sends pushes over REST and holds no gateway session, so Discord delivers
+ * each interaction to the one instance that has one (the job leader; src/gateway-leadership.ts).
+ * `options.gateway` (default true) says which start() begins in; connectGateway() and
+ * disconnectGateway() switch. Pushes always leave through `sender`, a client that never logs in
+ * (only its REST manager has the token), so they work the same in both modes and across switches.
+ */
 export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   const { core, logger } = options;
   const now = options.now ?? (() => core.services.clock.now());
-  const client = new Client(clientOptions(options));
   const buttons = new ChatButtons(core.services.store, now, options.buttonTtl);
-  const replies = createReplies({ client, buttons, logger, now, registry: core.registry });
-  const intake = createInteractionIntake({ core, logger, now, buttons, replies, deferAfterMs: options.deferAfterMs ?? 1500 });
-  // A server that removed the bot, a deleted channel, a server that added it back: told to the store.
-  const membership = watchMembership({ client, store: core.services.store, logger, now });
+  const sender = new Client(clientOptions(options));
+  watchRateLimits(sender, logger);
+  const pushes = createReplies({ client: sender, buttons, logger, now, registry: core.registry });
   let running = false;
+  let stopped = false;
+  /** Whether this instance is meant to hold a gateway session (it answers interactions). */
+  let wantGateway = false;
+  let session: GatewaySession | undefined;
+  let opening: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
 
-  client.on(Events.InteractionCreate, (interaction) => {
-    void intake.handle(interaction);
-  });
-  client.on(Events.Error, (error) => logger.error({ ...errorSummary(error) }, 'discord client error'));
-  client.on(Events.ShardDisconnect, (event, shardId) => logger.warn({ shardId, code: event.code }, 'discord gateway closed for good'));
-  client.on(Events.ShardResume, (shardId, replayed) => logger.info({ shardId, replayed }, 'discord gateway resumed'));
-  client.rest.on('rateLimited', (info) => logger.info({ route: info.route, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope }, 'discord rate limit: waiting'));
+  function openSession(): GatewaySession {
+    const client = new Client(clientOptions(options));
+    const replies = createReplies({ client, buttons, logger, now, registry: core.registry });
+    const intake = createInteractionIntake({ core, logger, now, buttons, replies, deferAfterMs: options.deferAfterMs ?? 1500 });
+    // A server that removed the bot, a deleted channel, a server that added it back: told to the store.
+    const membership = watchMembership({ client, store: core.services.store, logger, now });
+    client.on(Events.InteractionCreate, (interaction) => {
+      void intake.handle(interaction);
+    });
+    client.on(Events.Error, (error) => logger.error({ ...errorSummary(error) }, 'discord client error'));
+    client.on(Events.ShardDisconnect, (event, shardId) => logger.warn({ shardId, code: event.code }, 'discord gateway closed for good'));
+    client.on(Events.ShardResume, (shardId, replayed) => logger.info({ shardId, replayed }, 'discord gateway resumed'));
+    watchRateLimits(client, logger);
+    return { client, intake, membership };
+  }
+
+  /** Logs in a new session and waits for READY; on failure nothing is left open. */
+  async function connect(): Promise<void> {
+    await closing;
+    if (session || stopped) return;
+    const opened = openSession();
+    session = opened;
+    const ready = readyOrFailure(opened.client, options.readyTimeoutMs ?? 30_000);
+    try {
+      await opened.client.login(options.token);
+      await ready.promise;
+    } catch (error) {
+      ready.cancel();
+      session = undefined;
+      await opened.client.destroy().catch(() => undefined);
+      throw startError(error);
+    }
+    logger.info({ user: opened.client.user?.tag, applicationId: options.applicationId, guilds: opened.client.guilds.cache.size }, 'discord gateway connected: this instance answers interactions');
+  }
+
+  /** New interactions are turned away, those in flight are answered, then the session closes. */
+  function disconnect(): Promise<void> {
+    closing ??= (async () => {
+      await opening?.catch(() => undefined);
+      const closed = session;
+      if (!closed) return;
+      closed.intake.close();
+      await closed.intake.drain(STOP_DRAIN_MS);
+      await closed.membership.drain(STOP_DRAIN_MS);
+      session = undefined;
+      await closed.client.destroy().catch((error) => logger.warn({ ...errorSummary(error) }, 'discord client did not close cleanly'));
+      logger.info({ applicationId: options.applicationId }, 'discord gateway closed: this instance only sends');
+    })().finally(() => (closing = undefined));
+    return closing;
+  }
+
+  function connectGateway(): Promise<void> {
+    wantGateway = true;
+    opening ??= connect().finally(() => (opening = undefined));
+    return opening;
+  }
 
   /** A whole message to one channel, as the contract wants it (see Delivery). */
   async function post(channelId: string, message: RichMessage, owner: string | undefined, what: Record<string, unknown>): Promise<Delivery> {
     if (!running) return notRunning('discord');
     try {
-      await replies.post(channelId, message, owner);
+      await pushes.post(channelId, message, owner);
       return { status: 'sent' };
     } catch (error) {
       const delivery = deliveryOfError(error);
@@ -98,21 +180,25 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   }
 
   async function start(): Promise<void> {
-    const ready = readyOrFailure(client, options.readyTimeoutMs ?? 30_000);
-    try {
-      await client.login(options.token);
-      await ready.promise;
-    } catch (error) {
-      ready.cancel();
-      await client.destroy().catch(() => undefined);
-      throw startError(error);
+    sender.rest.setToken(options.token);
+    if (options.gateway ?? true) {
+      await connectGateway(); // login checks the token
+    } else {
+      // Send-only: no login, so ask who we are, and a wrong token shows at start, not at the first push.
+      try {
+        await sender.rest.get(Routes.user());
+      } catch (error) {
+        await sender.destroy().catch(() => undefined);
+        throw startError((error as { status?: unknown } | null)?.status === 401 ? Object.assign(new Error('401'), { code: DiscordjsErrorCodes.TokenInvalid }) : error);
+      }
+      logger.info({ applicationId: options.applicationId }, 'discord bot sending over REST only (no gateway session)');
     }
-    logger.info({ user: client.user?.tag, applicationId: options.applicationId, guilds: client.guilds.cache.size }, 'discord bot connected');
     if (options.registerAtStart ?? true) {
       try {
-        await registerCommands({ rest: client.rest, applicationId: options.applicationId, guildId: options.guildId, registry: core.registry });
+        await registerCommands({ rest: sender.rest, applicationId: options.applicationId, guildId: options.guildId, registry: core.registry });
       } catch (error) {
-        await client.destroy().catch(() => undefined);
+        await disconnect();
+        await sender.destroy().catch(() => undefined);
         const where = options.guildId ? `server ${options.guildId}` : 'global';
         const status = (error as { status?: unknown } | null)?.status;
         // A 5xx (after the REST manager's retries) is Discord's fault, not the configuration's.
@@ -129,14 +215,28 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   return {
     platform: 'discord',
     capabilities: { buttons: true, images: true, privateReplies: 'ephemeral', maxMessageLength: 4096 },
-    client,
+    get client() {
+      return session?.client ?? sender;
+    },
     start,
+    // Send-only counts as connected: it can send. With the gateway wanted, connected while it is
+    // ready (discord.js reconnects a dropped gateway by itself; isReady() is false meanwhile).
+    connected: () => running && (!wantGateway || Boolean(session?.client.isReady())),
+    connectGateway() {
+      if (stopped) return Promise.resolve();
+      if (!running) return Promise.reject(new Error('the discord bot has not started'));
+      return connectGateway();
+    },
+    disconnectGateway() {
+      wantGateway = false;
+      return disconnect();
+    },
     async stop() {
-      intake.close();
-      await intake.drain(STOP_DRAIN_MS);
-      await membership.drain(STOP_DRAIN_MS);
+      stopped = true;
+      wantGateway = false;
+      await disconnect();
       running = false;
-      await client.destroy().catch((error) => logger.warn({ ...errorSummary(error) }, 'discord client did not close cleanly'));
+      await sender.destroy().catch((error) => logger.warn({ ...errorSummary(error) }, 'discord client did not close cleanly'));
     },
     async deliverToUser(identity: LinkedIdentity, message: RichMessage): Promise<Delivery> {
       const userId = identity.platform === 'discord' ? discordId(identity.key) : undefined;
@@ -144,13 +244,13 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       if (!running) return notRunning('discord');
       let channelId: string;
       try {
-        channelId = await replies.dmChannel(userId);
+        channelId = await pushes.dmChannel(userId);
       } catch (error) {
         logger.warn({ identity: identity.key, ...errorSummary(error) }, 'could not open a discord DM');
         return deliveryOfError(error);
       }
       const delivery = await post(channelId, message, identity.key, { identity: identity.key });
-      if (delivery.status !== 'sent') replies.forgetDm(userId); // opened again next time, in case the channel is gone
+      if (delivery.status !== 'sent') pushes.forgetDm(userId); // opened again next time, in case the channel is gone
       return delivery;
     },
     // A thread is a channel of its own on Discord: its id is the whole posting address.
@@ -159,6 +259,10 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       return channelId ? post(channelId, message, undefined, { chatAddress }) : Promise.resolve(notOurs('discord'));
     },
   };
+}
+
+function watchRateLimits(client: Client, logger: Logger): void {
+  client.rest.on('rateLimited', (info) => logger.info({ route: info.route, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope }, 'discord rate limit: waiting'));
 }
 
 /** Discord's answers that mean the bot cannot write there any more: the user takes no DMs from
@@ -190,8 +294,9 @@ function clientOptions(options: DiscordBotOptions): ClientOptions {
     makeCache: Options.cacheWithLimits({
       ...Options.DefaultMakeCacheSettings,
       MessageManager: 0,
-      GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user.id },
-      UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user.id },
+      // client.user is null on the send-only client, which never logs in.
+      GuildMemberManager: { maxSize: 0, keepOverLimit: (member) => member.id === member.client.user?.id },
+      UserManager: { maxSize: 0, keepOverLimit: (user) => user.id === user.client.user?.id },
       PresenceManager: 0,
       ReactionManager: 0,
       ReactionUserManager: 0,

@@ -104,7 +104,9 @@ export function createReplies({ client, buttons, now, registry }: RepliesOptions
     async dmChannel(userId) {
       const known = dms.get(userId);
       if (known) return known;
-      const channel = await client.users.createDM(userId, { cache: false });
+      // Straight over REST, not client.users.createDM: that builds a DMChannel, which needs the
+      // logged-in client user, and pushes go out through a client that never logs in (bot.ts).
+      const channel = (await client.rest.post(Routes.userChannels(), { body: { recipient_id: userId } })) as { id: string };
       dms.set(userId, channel.id);
       return channel.id;
     },

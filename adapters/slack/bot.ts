@@ -399,6 +399,17 @@ export function createSlackBot(options: SlackBotOptions): SlackBot {
       running = true;
       logger.info({ url: `${this.url()}${EVENTS_PATH}`, command: slashCommand }, 'slack bot listening');
     },
+    connected: () => running,
+    // The graceful shutdown's first half (src/shutdown.ts): new commands and presses are answered
+    // "send that again in a moment", those in flight finish with their replies, and the bot
+    // still sends (the outbox is flushed through it) until stop().
+    async stopReceiving() {
+      closed = true;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([Promise.allSettled([...handlers]), new Promise((r) => (timer = setTimeout(r, STOP_DRAIN_MS)))]);
+      clearTimeout(timer);
+      await sender.idle(STOP_DRAIN_MS);
+    },
     async stop() {
       closed = true;
       let timer: ReturnType<typeof setTimeout> | undefined;

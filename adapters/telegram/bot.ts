@@ -65,6 +65,9 @@ export interface TelegramBot extends ChatAdapter {
   handleWebhookRequest(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
+/** The most stopReceiving() waits for commands in flight and their queued replies. */
+const STOP_RECEIVING_MS = 60_000;
+
 /** Telegram's answers for a forum topic that no longer exists. */
 const TOPIC_GONE = /message thread not found|TOPIC_DELETED/i;
 
@@ -103,6 +106,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     }
   }
 
+  let started = false;
   return {
     platform: 'telegram',
     capabilities: { buttons: true, images: true, privateReplies: 'dm', maxMessageLength: TEXT_LIMIT },
@@ -112,9 +116,26 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       bot.botInfo = await bot.telegram.getMe();
       await menus.register();
       await transport.start();
+      started = true;
+    },
+    // Polling restarts by itself after a failure and a webhook is set once: started is the most
+    // this side knows without asking Telegram.
+    connected: () => started,
+    // Polling stops once the batch under way is handled (telegraf confirms its offset, so what
+    // was not fetched stays with Telegram); a webhook answers 503 and is unmounted, so Telegram
+    // delivers again later. A command's reply is queued, not awaited, and Telegram allows one
+    // message a second per chat: a burst's replies take longer than stop()'s few seconds, so
+    // this waits for them too, bounded by the caller (SHUTDOWN_TIMEOUT_SECONDS) and a safeguard.
+    // Sending goes on until stop().
+    async stopReceiving() {
+      started = false;
+      await transport.stop();
+      await intake.drain(STOP_RECEIVING_MS);
+      await sender.idle(STOP_RECEIVING_MS);
     },
     async stop() {
-      await transport.stop();
+      started = false;
+      await transport.stop(); // at once when stopReceiving() ran
       await intake.drain(5000);
       await sender.idle(5000);
       sender.close();

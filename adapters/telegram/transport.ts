@@ -71,6 +71,11 @@ export function createTransport(options: { bot: Telegraf; call: TelegramCall; lo
   const webhookCallback = bot.webhookCallback(webhookPath, { secretToken: webhook?.secret });
 
   async function handleWebhookRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (stopping) {
+      // Shutting down: not taken, so Telegram keeps the update and delivers it again later.
+      res.writeHead(503, { 'retry-after': '5' }).end();
+      return;
+    }
     try {
       await webhookCallback(req, res, () => {
         // telegraf's filter said no: say why, without reading the body.

@@ -166,6 +166,7 @@ export class AlertEngine {
       report.ordersEnded += desk.ended;
       report.lost += desk.lost;
     }
+    this.services.metrics?.alertsFired(report.fired);
     // After matching, so that a store error there cannot hold up a firing (check logs its own).
     report.pausedCoins = await this.outages.check(tracked, now);
     if (report.fired || report.lost || report.ordersFilled || report.ordersEnded) this.services.logger.info({ ...report }, 'alerts fired');

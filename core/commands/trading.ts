@@ -79,6 +79,7 @@ async function trade(ctx: CommandContext, coinToken: string, side: 'buy' | 'sell
   if (outcome.status === 'duplicate') {
     return reply('info', { text: `Already done: this message was handled before (${describe(outcome.transaction, coin, ctx)}). Nothing was traded again.` });
   }
+  services.metrics?.tradeDone('market', side);
   const t = outcome.transaction;
   const label = coin.symbol.toUpperCase();
   return reply('success', {

@@ -68,3 +68,10 @@ const PLATFORM_NAMES: Record<Platform, string> = { telegram: 'Telegram', discord
 export function platformName(platform: string): string {
   return PLATFORM_NAMES[platform as Platform] ?? platform;
 }
+
+/** The platform of a chat address or identity key (`telegram:-100123` → 'telegram'), or 'other':
+ *  a metrics label from a fixed set, whatever a stored address holds. */
+export function platformOfAddress(address: string): Platform | 'other' {
+  const prefix = address.slice(0, address.indexOf(':'));
+  return (PLATFORM_NAMES as Record<string, string>)[prefix] ? (prefix as Platform) : 'other';
+}

@@ -39,7 +39,7 @@ import type { Services } from '../context';
 import { eachLimited } from '../each-limited';
 import type { ChatState, LinkedIdentity, OutboxMessage } from '../domain';
 import type { ChatDelivery, Delivery, OutboxSettlement } from '../ports';
-import { parseDestination, unreachableMark, withTheirGroups } from './destinations';
+import { parseDestination, platformOfAddress, unreachableMark, withTheirGroups } from './destinations';
 import { capSummaryEmail, capSummaryMessage, unreachableNotice, unreachableText } from './views';
 
 export interface OutboxWorkerOptions {
@@ -186,6 +186,7 @@ export class OutboxWorker {
 
     const summary = unit.length > 1;
     const outcome = await this.send(target, identity, unit, summary);
+    this.services.metrics?.delivery(target.type === 'email' ? 'email' : platformOfAddress(target.address), outcome.status);
     if (outcome.status === 'sent') {
       await this.settleAll(unit, { status: 'delivered', at: now }, run);
       if (summary) run.report.summarised += unit.length;

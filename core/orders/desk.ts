@@ -95,6 +95,7 @@ export class OrderDesk {
     const outcome = await services.store.changeOrder(username, { order: filled, expectedVersion: order.version, plan });
     if (outcome.status === 'done') {
       this.matcher.apply(filled);
+      services.metrics?.tradeDone('order', order.order!.side);
       services.logger.info({ username, orderId: order.alertId, transactionId }, 'order filled');
       return 'filled';
     }

@@ -2,8 +2,9 @@
  * Creating the tables, idempotently: used by `npm run db:create` and by the tests. Running it
  * again creates whatever is missing (tables, global indexes, deletion protection, point-in-time
  * recovery, TTL settings, the default coins) and leaves everything else alone, so it is safe on
- * every deploy. It needs the operator's permissions (CreateTable, UpdateTable, ...), which the
- * bot's runtime role does not have: see the operator policy in infra/deploy/stack.yaml.
+ * every deploy. Creating needs permissions (CreateTable, UpdateTable, ...) the bot's runtime role
+ * does not have. On AWS the stack (infra/deploy/template.ts) owns the tables, and its operator
+ * policy lets db:create only describe them, seed the coins and migrate alerts.
  */
 import {
   ContinuousBackupsUnavailableException,

@@ -25,7 +25,7 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import type { Account, ActivityEntry, ChatState, Coin, LinkedIdentity, OutboxMessage, Portfolio, PortfolioSnapshot, PriceAlert, Role, SystemStats, Transaction } from '../../core/domain';
+import type { Account, ActivityEntry, ChatState, Coin, LinkedIdentity, OutboxMessage, Portfolio, PortfolioSnapshot, PriceAlert, Quote, Role, SystemStats, Transaction } from '../../core/domain';
 import { ROLES, isLiveAlert, orderOwner } from '../../core/domain';
 import { Dec, toStored } from '../../core/money';
 import { applyPlan, applyPortfolioPlan } from '../../core/trading';
@@ -37,10 +37,13 @@ import {
   type OutboxSettlement,
   type Attempts,
   type ButtonSet,
+  type FiatRates,
   type OrderChange,
   type OrderOutcome,
   type Page,
   type PageRequest,
+  type PriceSnapshot,
+  type PriceSourceStatus,
   type Store,
   type StoredButtons,
   type TradeOutcome,
@@ -64,7 +67,9 @@ import {
   claimId,
   counterShardKey,
   feedShardKey,
+  leaseId,
   normEmail,
+  PRICE_SNAPSHOT_ID,
   portfolioItem,
   randomActivityShard,
   randomCounterShard,
@@ -100,6 +105,9 @@ import {
 
 /** Claim keys this far past their expiry may be claimed again (as in the SQLite store). */
 const CLAIM_SWEEP_MS = 7 * 24 * 60 * 60 * 1000;
+/** A lease item outlives its expiry by a day before TTL may sweep it, so that an operator looking
+ *  at the table after an outage still sees who held it last. */
+const LEASE_TTL_SLACK_S = 24 * 60 * 60;
 /** Attempts for one transaction that keeps meeting conflicts or throttling. */
 const TRANSIENT_ATTEMPTS = 10;
 /** Re-plans of a trade that keeps losing the version race to other instances. */
@@ -753,6 +761,63 @@ export class DynamoDbStore implements Store {
     await this.doc.send(new DeleteCommand({ TableName: this.t.idempotency, Key: { id: claimId(key) } }));
   }
 
+  /** One conditional put, as claimOnce: of racing instances only one write finds the lease free,
+   *  expired or its own. TTL may sweep a long-expired lease; that changes nothing, it was free. */
+  async acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
+    const expiresAt = now + ttlMs;
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.t.idempotency,
+          Item: { id: leaseId(name), holder, expiresAt, ttl: ttlSeconds(expiresAt) + LEASE_TTL_SLACK_S },
+          ConditionExpression: 'attribute_not_exists(#id) OR #holder = :holder OR #exp <= :now',
+          ExpressionAttributeNames: { '#id': 'id', '#holder': 'holder', '#exp': 'expiresAt' },
+          ExpressionAttributeValues: { ':holder': holder, ':now': now },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.t.idempotency,
+          Key: { id: leaseId(name) },
+          ConditionExpression: '#holder = :holder',
+          ExpressionAttributeNames: { '#holder': 'holder' },
+          ExpressionAttributeValues: { ':holder': holder },
+        }),
+      );
+    } catch (error) {
+      // Someone else holds it by now (or nobody does): nothing of ours to give up.
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  /** One item, rewritten each poll: a few hundred coins make tens of KB, far inside the 400 KB
+   *  item limit. No TTL: the newest snapshot is always wanted, however old. */
+  async publishQuotes(snapshot: PriceSnapshot): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.t.idempotency,
+        Item: { id: PRICE_SNAPSHOT_ID, quotes: snapshot.quotes, rates: snapshot.rates, source: snapshot.source, at: snapshot.at },
+      }),
+    );
+  }
+
+  async readQuotes(): Promise<PriceSnapshot | null> {
+    // Eventually consistent, at half the read units: every follower reads this every few seconds,
+    // and a snapshot a moment old is as good as the newest.
+    const { Item: item } = await this.doc.send(new GetCommand({ TableName: this.t.idempotency, Key: { id: PRICE_SNAPSHOT_ID } }));
+    if (!item) return null;
+    return { quotes: item.quotes as Quote[], rates: item.rates as FiatRates, source: item.source as PriceSourceStatus, at: item.at as number };
+  }
+
   /**
    * Two conditional writes, so that counting stays atomic across processes: ADD to the open
    * window, or, when there is none (or it has passed), start one, unless another caller just did,
@@ -940,6 +1005,13 @@ export class DynamoDbStore implements Store {
       }),
     );
     return missing.flat();
+  }
+
+  /** One eventually consistent GetItem of a key no account has (half a read unit): it proves the
+   *  endpoint answers, the credentials work and the table exists. GetItem is an action the role
+   *  grants already, where DescribeTable on every table would need more. */
+  async ping(): Promise<void> {
+    await this.doc.send(new GetCommand({ TableName: this.t.users, Key: { username: '#ping' } }));
   }
 
   async close(): Promise<void> {

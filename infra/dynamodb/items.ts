@@ -173,6 +173,9 @@ export function toTransaction(i: Item): Transaction {
 export const tradeKeyId = (username: string, key: string) => `trade#${username}#${key}`;
 export const claimId = (key: string) => `claim#${key}`;
 export const attemptsId = (key: string) => `attempts#${key}`;
+/** The job leader's lease (src/leader.ts) and the prices it publishes, in the idempotency table. */
+export const leaseId = (name: string) => `lease#${name}`;
+export const PRICE_SNAPSHOT_ID = 'prices#latest';
 
 export function toAttempts(i: Item): Attempts {
   return { count: i.count as number, firstAt: i.firstAt as number, lastAt: i.lastAt as number };

@@ -1,11 +1,12 @@
 /**
  * The DynamoDB tables: the one source of truth for their names, keys, indexes and TTL attributes.
- * The store, `npm run db:create` and the tests read these definitions, and a test holds the
- * deployment template's IAM policies (infra/deploy/stack.yaml) to exactly these tables and
- * indexes; see README.md next to this file for the access patterns behind each one.
+ * The store, `npm run db:create`, the generated deployment template (infra/deploy/template.ts:
+ * its tables and IAM policies) and the tests read these definitions; see README.md next to this
+ * file for the access patterns behind each one.
  *
- * Every table is on-demand (PAY_PER_REQUEST): the bot's load is spiky and small, and on-demand
- * needs no capacity planning. Physical names are `${TABLE_PREFIX}${name}`.
+ * db:create makes every table on-demand (PAY_PER_REQUEST): the bot's load is spiky and small, and
+ * on-demand needs no capacity planning. The stack can instead provision them within the free tier
+ * (its TableCapacity parameter). Physical names are `${TABLE_PREFIX}${name}`.
  */
 import type { AttributeDefinition, CreateTableCommandInput, KeySchemaElement } from '@aws-sdk/client-dynamodb';
 
@@ -133,7 +134,8 @@ export const TABLES = {
   },
   /** Trade idempotency records (`trade#<username>#<key>`), once-only claims (`claim#<key>`),
    *  brute-force attempt counters (`attempts#<key>`) and what chat buttons do (`buttons#<id>`):
-   *  small keyed records that expire. */
+   *  small keyed records that expire; also the job leader's lease (`lease#<name>`) and the
+   *  prices it publishes (`prices#latest`). */
   idempotency: {
     name: 'idempotency',
     partitionKey: S('id'),
@@ -179,8 +181,8 @@ export type TableNames = Record<TableKey, string>;
 
 /**
  * The tables the Store implementation reads and writes: every table. A table is defined here only
- * together with the code that uses it, so `db:create` never makes (and the runtime role in
- * infra/deploy/stack.yaml never grants) a table nothing reads.
+ * together with the code that uses it, so `db:create` never makes (and the runtime role of the
+ * stack built by infra/deploy/template.ts never grants) a table nothing reads.
  */
 export const STORE_TABLES: readonly TableKey[] = Object.keys(TABLES) as TableKey[];
 

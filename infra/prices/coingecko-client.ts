@@ -44,9 +44,19 @@ export interface CoinGeckoClientOptions {
   /** Jitter source in [0, 1). */
   random?: () => number;
   logger?: Logger;
+  /** Told of every HTTP attempt (each counts against CoinGecko's rate limit), for metrics: kept a
+   *  plain callback so this client stays free of any metrics library. */
+  onCall?: (call: CoinGeckoCall) => void;
   /** The shared per-minute budget (infra/prices/request-budget.ts); every attempt, retries
    *  included, takes from it first. Absent: no budget (tests, scripts). */
   budget?: RequestBudget;
+}
+
+/** One HTTP attempt: its path, 'ok' or why it failed, and how long it took by the client's clock. */
+export interface CoinGeckoCall {
+  path: string;
+  outcome: 'ok' | CoinGeckoErrorKind;
+  seconds: number;
 }
 
 /** `over_budget`: this minute's share of the request budget is used up; nothing was sent. */
@@ -235,6 +245,7 @@ export class CoinGeckoClient {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private readonly logger: Logger | undefined;
+  private readonly onCall: ((call: CoinGeckoCall) => void) | undefined;
   private readonly budget: RequestBudget | undefined;
 
   constructor(options: CoinGeckoClientOptions = {}) {
@@ -250,6 +261,7 @@ export class CoinGeckoClient {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
     this.logger = options.logger;
+    this.onCall = options.onCall;
     this.budget = options.budget;
   }
 
@@ -365,7 +377,9 @@ export class CoinGeckoClient {
       if (this.budget && !(await this.budget.take(kind))) {
         throw new CoinGeckoError('over_budget', `CoinGecko ${path}: this minute's ${kind === 'poll' ? 'request budget' : 'on-demand request budget'} is used up`);
       }
+      const began = this.clock.now();
       const outcome = await this.attempt(url, path, options?.timeoutMs ?? this.timeoutMs);
+      this.onCall?.({ path, outcome: outcome.ok ? 'ok' : outcome.error.kind, seconds: (this.clock.now() - began) / 1000 });
       if (outcome.ok) return outcome.text;
       const { error } = outcome;
       if (!outcome.retry) throw error;

@@ -310,6 +310,22 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE accounts ADD COLUMN leaderboard INTEGER;
     `,
   },
+  {
+    // Issue 13: the job leader's lease and the prices it publishes. The embedded store runs one
+    // process, which always leads, so neither is used by the bot itself; they keep the Store
+    // contract whole (and a tool on the same file could share the snapshot).
+    sql: `
+      CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE price_snapshot (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        body TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /**

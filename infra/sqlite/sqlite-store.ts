@@ -37,6 +37,7 @@ import {
   type OutboxSettlement,
   type Page,
   type PageRequest,
+  type PriceSnapshot,
   type Store,
   type StoredButtons,
   type TradeOutcome,
@@ -516,6 +517,24 @@ export class SqliteStore implements Store {
     this.s.deleteClaim.run(key);
   }
 
+  async acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
+    // One statement: the upsert's WHERE lets only a free, expired or own lease change hands.
+    return this.s.acquireLease.run({ name, holder, now, expiresAt: now + ttlMs }).changes === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.s.releaseLease.run(name, holder);
+  }
+
+  async publishQuotes(snapshot: PriceSnapshot): Promise<void> {
+    this.s.publishQuotes.run(JSON.stringify(snapshot));
+  }
+
+  async readQuotes(): Promise<PriceSnapshot | null> {
+    const body = this.s.readQuotes.get() as string | undefined;
+    return body === undefined ? null : (JSON.parse(body) as PriceSnapshot);
+  }
+
   async recordAttempt(key: string, now: number, windowMs: number): Promise<Attempts> {
     return this.db.transaction((): Attempts => {
       // Sweeping first also ends this key's window if it has passed: the upsert then opens a new one.
@@ -614,6 +633,11 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async ping(): Promise<void> {
+    // Throws once the database is closed (or its file unreadable): then the store is not ready.
+    this.db.prepare('SELECT 1').get();
+  }
+
   async close(): Promise<void> {
     this.flushActivity();
     if (this.db.open) this.db.close();
@@ -692,6 +716,13 @@ function prepareStatements(db: Database.Database) {
     pruneClaims: p('DELETE FROM claims WHERE expires_at <= ?'),
     insertClaim: p('INSERT INTO claims (key, expires_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING'),
     deleteClaim: p('DELETE FROM claims WHERE key = ?'),
+
+    acquireLease: p(`INSERT INTO leases (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
+      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+      WHERE leases.holder = excluded.holder OR leases.expires_at <= @now`),
+    releaseLease: p('DELETE FROM leases WHERE name = ? AND holder = ?'),
+    publishQuotes: p('INSERT INTO price_snapshot (id, body) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body'),
+    readQuotes: value('SELECT body FROM price_snapshot WHERE id = 1'),
 
     sweepButtons: p('DELETE FROM buttons WHERE expires_at < ?'),
     pruneButtons: p('DELETE FROM buttons WHERE expires_at <= ?'),
