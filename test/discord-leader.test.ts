@@ -71,6 +71,22 @@ async function signup(user: DiscordUser): Promise<void> {
   expect(text).toContain(`Welcome, ${user.username}!`);
 }
 
+
+/** Holds the core inside the next interaction (at its identity lookup) until release(): an
+ *  interaction in flight, for tests of what happens to it when the session closes. */
+function holdTheCore(): { release: () => void; reached: () => boolean } {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let reached = false;
+  const findIdentity = core.store.findIdentity.bind(core.store);
+  vi.spyOn(core.store, 'findIdentity').mockImplementation(async (key) => {
+    reached = true;
+    await held;
+    return findIdentity(key);
+  });
+  return { release, reached: () => reached };
+}
+
 describe('Discord on several instances: only the job leader holds the gateway', () => {
   it('a send-only adapter delivers a DM and a channel message over REST without opening a gateway session', async () => {
     const bot = makeBot();
@@ -120,17 +136,9 @@ describe('Discord on several instances: only the job leader holds the gateway', 
     await signup(ann);
 
     // The core is held inside an interaction when the lease is lost.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let reached = false;
-    const findIdentity = core.store.findIdentity.bind(core.store);
-    vi.spyOn(core.store, 'findIdentity').mockImplementation(async (key) => {
-      reached = true;
-      await held;
-      return findIdentity(key);
-    });
+    const { release, reached } = holdTheCore();
     const interaction = await standin.slash(ann, guild, 'portfolio');
-    await standin.waitFor(() => reached);
+    await standin.waitFor(() => reached());
 
     // What the user had seen when the stand-in saw the session close.
     const atClose = standin.waitFor(() => (liveSessions().length === 0 ? { answer: standin.original(interaction)?.embeds.length ?? 0 } : undefined));
@@ -209,5 +217,118 @@ describe('Discord on several instances: only the job leader holds the gateway', 
     bots.push(sole!);
     await sole!.start();
     expect(standin.counts.identifies).toBe(1);
+  });
+});
+
+describe('Discord at shutdown: stopReceiving()', () => {
+  it('answers the interaction in flight, turns a new one away with "I am restarting", and still pushes over REST', async () => {
+    const bot = makeBot({ gateway: true });
+    await bot.start();
+    await signup(ann);
+
+    // The core is held inside an interaction when the shutdown begins.
+    const { release, reached } = holdTheCore();
+    const inFlight = await standin.slash(ann, guild, 'portfolio');
+    await standin.waitFor(() => reached());
+
+    let stoppedReceiving = false;
+    const stopping = bot.stopReceiving!().then(() => (stoppedReceiving = true));
+    const late = await standin.slash(ann, guild, 'portfolio');
+    expect(await answered(late)).toMatch(/I am restarting/);
+    expect(stoppedReceiving).toBe(false); // it waits for the interaction in flight
+    release();
+    await stopping;
+    expect(await answered(inFlight)).toMatch(/Cash/);
+    vi.restoreAllMocks();
+
+    // The session stays until stop(); the outbox flush that comes next sends over REST.
+    expect(liveSessions()).toHaveLength(1);
+    const before = standin.requests.length;
+    expect(await bot.deliverToUser({ key: `discord:${ann.id}`, platform: 'discord', username: 'ann', linkedAt: 0 }, { tone: 'info', text: 'BTC is above $55,000.00' })).toEqual({ status: 'sent' });
+    expect(standin.dms(ann).map((m) => standin.textOf(m))).toContain('BTC is above $55,000.00');
+    expect(standin.requests.slice(before).some((r) => r.route === 'POST /channels/:id/messages')).toBe(true);
+
+    // Leadership regained during the shutdown opens no session to turn everything away from.
+    await bot.disconnectGateway();
+    await bot.connectGateway();
+    expect(liveSessions()).toHaveLength(0);
+    expect(standin.counts.identifies).toBe(1);
+    await bot.stop();
+    expect(liveSessions()).toHaveLength(0);
+  });
+});
+
+describe('Discord on the job leader: a failed gateway connect is retried with backoff', () => {
+  /** Sleeps the test ends by hand, so no retry waits for real. */
+  function handSleep() {
+    const sleeps: Array<{ ms: number; wake: () => void }> = [];
+    return { sleeps, sleep: (ms: number) => new Promise<void>((wake) => sleeps.push({ ms, wake })) };
+  }
+  // discord.js asks GET /gateway/bot before it connects; the REST manager tries 3 times (2 retries).
+  const refuseGateway = (logins: number) => standin.inject({ route: 'GET /gateway/bot', status: 500, count: 3 * logins });
+  const gatewayAsks = () => standin.requests.filter((r) => r.route === 'GET /gateway/bot').length;
+
+  it('the stand-in refuses the first login: the leader waits out the backoff, retries, and ends with one session', async () => {
+    const bot = makeBot();
+    await bot.start();
+    const leadership = handLeadership();
+    const { sleeps, sleep } = handSleep();
+    const follower = followLeadership(bot, leadership, quiet, { sleep });
+    refuseGateway(1);
+
+    leadership.set(true);
+    await vi.waitFor(() => expect(sleeps).toHaveLength(1));
+    expect(sleeps[0]!.ms).toBeGreaterThanOrEqual(2500); // equal jitter: never at once
+    expect(sleeps[0]!.ms).toBeLessThanOrEqual(5000);
+    expect(liveSessions()).toHaveLength(0);
+    expect(bot.connected?.()).toBe(false); // /readyz: the leader wants a session it does not have
+
+    sleeps[0]!.wake();
+    await follower.settled();
+    expect(sleeps).toHaveLength(1);
+    expect(liveSessions()).toHaveLength(1);
+    expect(standin.counts.identifies).toBe(1);
+    expect(bot.connected?.()).toBe(true);
+    await signup(ann);
+  });
+
+  it('losing leadership during the backoff cancels the retry', async () => {
+    const bot = makeBot();
+    await bot.start();
+    const leadership = handLeadership();
+    const { sleeps, sleep } = handSleep();
+    const follower = followLeadership(bot, leadership, quiet, { sleep });
+    refuseGateway(10);
+
+    leadership.set(true);
+    await vi.waitFor(() => expect(sleeps).toHaveLength(1));
+    const asked = gatewayAsks();
+    leadership.set(false);
+    await follower.settled(); // without waking the sleep: the loss cut it short
+    sleeps[0]!.wake(); // the old timer firing late does nothing either
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(gatewayAsks()).toBe(asked);
+    expect(sleeps).toHaveLength(1);
+    expect(standin.counts.identifies).toBe(0);
+    expect(bot.connected?.()).toBe(true); // send-only again
+  });
+
+  it('a stopped adapter is not retried', async () => {
+    const bot = makeBot();
+    await bot.start();
+    const leadership = handLeadership();
+    const { sleeps, sleep } = handSleep();
+    const follower = followLeadership(bot, leadership, quiet, { sleep });
+    refuseGateway(10);
+
+    leadership.set(true);
+    await vi.waitFor(() => expect(sleeps).toHaveLength(1));
+    const asked = gatewayAsks();
+    await bot.stop();
+    sleeps[0]!.wake();
+    await follower.settled();
+    expect(gatewayAsks()).toBe(asked);
+    expect(sleeps).toHaveLength(1);
+    expect(standin.counts.identifies).toBe(0);
   });
 });

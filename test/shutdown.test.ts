@@ -82,7 +82,7 @@ describe('SIGTERM during a burst of commands', () => {
       await standin.waitFor(() => standin.commands({ type: 'all_private_chats' }), 30_000);
       for (const [i, user] of users.entries()) {
         await standin.send(user, `/signup ${names[i]} ${names[i]}@example.com`);
-        await standin.waitFor(() => standin.botMessages(user.id).some((m) => m.text?.includes('Welcome')), 15_000);
+        await standin.waitFor(() => standin.botMessages(user.id).some((m) => m.text?.includes('Welcome')), 45_000);
       }
       // The burst: 40 purchases from four users. SIGTERM arrives once some are answered, while
       // the rest are still arriving.

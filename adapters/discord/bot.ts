@@ -75,6 +75,9 @@ export interface DiscordBot extends ChatAdapter {
 const REST_TIMEOUT_MS = 15_000;
 const REST_RETRIES = 2;
 const STOP_DRAIN_MS = 5000;
+/** How long stopReceiving() waits for the interactions in flight: an answer deferred past 3 s may
+ *  take the core a while yet, and the shutdown (src/shutdown.ts) bounds the whole sequence anyway. */
+const STOP_RECEIVING_MS = 60_000;
 
 /** One gateway connection and what answers on it. A discord.js Client cannot log in again once
  *  destroyed (its gateway manager stays "destroyed"), so every session gets a client of its own. */
@@ -101,6 +104,8 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   const pushes = createReplies({ client: sender, buttons, logger, now, registry: core.registry });
   let running = false;
   let stopped = false;
+  /** False once stopReceiving() ran: no new session opens, and the open one turns interactions away. */
+  let receiving = true;
   /** Whether this instance is meant to hold a gateway session (it answers interactions). */
   let wantGateway = false;
   let session: GatewaySession | undefined;
@@ -126,7 +131,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   /** Logs in a new session and waits for READY; on failure nothing is left open. */
   async function connect(): Promise<void> {
     await closing;
-    if (session || stopped) return;
+    if (session || stopped || !receiving) return;
     const opened = openSession();
     session = opened;
     const ready = readyOrFailure(opened.client, options.readyTimeoutMs ?? 30_000);
@@ -223,13 +228,25 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     // ready (discord.js reconnects a dropped gateway by itself; isReady() is false meanwhile).
     connected: () => running && (!wantGateway || Boolean(session?.client.isReady())),
     connectGateway() {
-      if (stopped) return Promise.resolve();
+      // Stopping: a session now would only turn every interaction away (a leadership change or a
+      // retry during the shutdown lands here).
+      if (stopped || !receiving) return Promise.resolve();
       if (!running) return Promise.reject(new Error('the discord bot has not started'));
       return connectGateway();
     },
     disconnectGateway() {
       wantGateway = false;
       return disconnect();
+    },
+    async stopReceiving() {
+      receiving = false;
+      await opening?.catch(() => undefined); // a session being opened is closed to new interactions too
+      const open = session;
+      if (!open) return; // send-only: nothing comes in
+      // The session stays open until stop(): a new interaction gets "I am restarting" at once
+      // instead of timing out unanswered. `sender` is untouched, so the outbox flush still sends.
+      open.intake.close();
+      await open.intake.drain(STOP_RECEIVING_MS);
     },
     async stop() {
       stopped = true;
