@@ -76,11 +76,14 @@ export const FREE_TIER_UNITS = 25;
  * index needs at least 1 read and 1 write unit. At idle the bot reads a few units a minute (the
  * outbox queue every 5 s, the alert change feed each price poll: 4 shards of at most 0.5 unit
  * each), well under one unit per second anywhere, and unused capacity accrues as burst capacity
- * (up to 300 s of it). The spare units go to the trade path: a trade is one TransactWriteItems,
- * which costs 2 write units per item it writes, on the portfolio, the ledger (and its feed index),
- * the idempotency record and the counters.
+ * (up to 300 s of it). `idempotency` comes first because it is the one table written at idle:
+ * every instance renews the job lease there every LEASE_SECONDS / 3 (0.1 unit/s each), the leader
+ * publishes its prices there each poll (a ~3 KB item: 0.1 unit/s at 30 s) and counts the CoinGecko
+ * budget there, which with three instances is about half of one unit. The rest go to the trade
+ * path: a trade is one TransactWriteItems, which costs 2 write units per item it writes, on the
+ * portfolio, the ledger (and its feed index), the idempotency record and the counters.
  */
-const EXTRA_UNITS_ORDER = ['transactions', 'portfolios', 'transactions/feed-index', 'idempotency', 'counters', 'outbox', 'outbox/queue-index', 'price-alerts'];
+const EXTRA_UNITS_ORDER = ['idempotency', 'transactions', 'portfolios', 'transactions/feed-index', 'counters', 'outbox', 'outbox/queue-index', 'price-alerts'];
 
 export interface Capacity {
   read: number;
