@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Dec } from '../core/money';
 import { replayLedger } from '../core/trading';
 import type { Transaction } from '../core/domain';
@@ -130,6 +130,9 @@ describe('SIGTERM during a burst of commands', () => {
     // each exactly once: ten purchases per user in all, no more.
     bot = startBot();
     try {
+      // Up and polling before anything else: when the first bot took every update, nothing would
+      // otherwise wait, and a SIGTERM before the bot's handler is installed kills it outright.
+      await vi.waitFor(() => expect(bot.output()).toContain('chat adapters running'), { timeout: 60_000, interval: 100 });
       await standin.waitFor(() => users.every((u) => bought(u).length >= 10), 60_000);
       // Settle: whatever was still to come has come once the bot confirmed past the last update.
       const last = Math.max(...sent.keys());
