@@ -276,6 +276,12 @@ export interface Quote {
   source?: string;
 }
 
+/** A quote young enough to act on (match alerts, fill orders, count as ready): received no more
+ *  than `maxAgeMs` before `now`. */
+export function isFresh(quote: Quote | undefined, now: number, maxAgeMs: number): boolean {
+  return quote !== undefined && now - quote.receivedAt <= maxAgeMs;
+}
+
 export interface ActivityEntry {
   at: number;
   identityKey: string;

@@ -18,7 +18,7 @@
  */
 import type { Services } from '../context';
 import type { Account, ChatState, Coin, LinkedIdentity, PriceAlert, Quote } from '../domain';
-import { chatOfOwner } from '../domain';
+import { chatOfOwner, isFresh } from '../domain';
 import { moneyView } from '../format';
 import { eachLimited } from '../each-limited';
 import type { AlertFiring } from '../ports';
@@ -135,7 +135,7 @@ export class AlertEngine {
       // matcher is not even asked, so re-arming and expiry wait for the coin's next fresh price
       // too (an alert whose time ran out meanwhile then expires: the matcher never fires an
       // expired one). PriceOutageWatch tells the owners. A quote already matched says nothing new.
-      if (!quote || now - quote.receivedAt > config.maxQuoteAgeMs || this.seen.get(coin.id) === quote.receivedAt) continue;
+      if (!quote || !isFresh(quote, now, config.maxQuoteAgeMs) || this.seen.get(coin.id) === quote.receivedAt) continue;
       this.seen.set(coin.id, quote.receivedAt);
       const result = this.matcher.onPrice(coin.id, quote.price, now);
       for (const crossing of result.fire) {

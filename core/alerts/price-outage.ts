@@ -29,7 +29,7 @@
  */
 import type { Services } from '../context';
 import type { Account, Coin, LinkedIdentity, OutboxMessage, PriceAlert } from '../domain';
-import { chatOfOwner, usernameOfOrderOwner } from '../domain';
+import { chatOfOwner, isFresh, usernameOfOrderOwner } from '../domain';
 import { eachLimited } from '../each-limited';
 import { formatTime } from '../format';
 import { reply, type RichMessage } from '../messages';
@@ -76,7 +76,7 @@ export class PriceOutageWatch {
       // liveOf lists every live alert of the coin: asked only for a coin out (or coming back), so
       // that a tick with fresh prices costs nothing here.
       const quote = prices.quote(coin.id);
-      const fresh = quote !== undefined && now - quote.receivedAt <= config.maxQuoteAgeMs;
+      const fresh = isFresh(quote, now, config.maxQuoteAgeMs);
       try {
         if (fresh) {
           await this.back(coin, now);

@@ -36,14 +36,8 @@ export function pointLabel(at: number, range: ChartRange, timeZone?: string): st
 
 /** The chart of one series in the reader's currency; values rounded to what the eye can tell. */
 export function lineChartSpec(options: { title: string; series: string; points: SeriesPoint[]; range: ChartRange; view: MoneyView }): ChartSpec {
-  const { view, range } = options;
-  const points = thin(options.points);
-  return {
-    title: options.title,
-    labels: points.map((p) => pointLabel(p.at, range, view.timeZone)),
-    series: [{ label: options.series, values: points.map((p) => dec(p.value).mul(view.rate).toSignificantDigits(8).toNumber()) }],
-    yLabel: view.currency.toUpperCase(),
-  };
+  const { series, points, ...rest } = options;
+  return multiLineChartSpec({ ...rest, series: [series], points: points.map((p) => ({ at: p.at, values: [p.value] })) });
 }
 
 /** One time with a value per series (base currency, exact decimals), for multiLineChartSpec. */

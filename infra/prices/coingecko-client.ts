@@ -15,6 +15,7 @@ import type { Coin } from '../../core/domain';
 import { Dec } from '../../core/money';
 import type { Clock, Logger } from '../../core/ports';
 import { backoffDelay } from '../support/backoff';
+import { retryAfterMs } from '../support/retry-after';
 import type { BudgetKind, RequestBudget } from './request-budget';
 
 export type CoinGeckoPlan = 'demo' | 'pro';
@@ -415,7 +416,7 @@ export class CoinGeckoClient {
     if (status >= 200 && status < 300) return { ok: true, text };
     const detail = `CoinGecko ${path}: HTTP ${status}: ${errorMessage(text)}`;
     if (status === 429) {
-      const waitMs = this.retryAfterMs(response.headers.get('retry-after'));
+      const waitMs = retryAfterMs(response.headers.get('retry-after'), this.clock.now());
       return { ok: false, retry: true, waitMs, error: new CoinGeckoError('rate_limited', detail, status) };
     }
     if (status >= 500) return { ok: false, retry: true, error: new CoinGeckoError('unavailable', detail, status) };
@@ -442,14 +443,6 @@ export class CoinGeckoClient {
     return backoffDelay(attempt, { baseMs: this.baseDelayMs, maxMs: this.maxDelayMs, jitter: 'equal' }, this.random);
   }
 
-  /** Retry-After is either delta-seconds or an HTTP date; undefined when absent or unreadable. */
-  private retryAfterMs(header: string | null): number | undefined {
-    if (!header) return undefined;
-    const trimmed = header.trim();
-    if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-    const at = Date.parse(trimmed);
-    return Number.isNaN(at) ? undefined : Math.max(0, at - this.clock.now());
-  }
 }
 
 function describe(error: unknown): string {

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { Dec } from '../../core/money';
 import type { Clock, Logger } from '../../core/ports';
 import { backoffDelay } from '../support/backoff';
+import { retryAfterMs } from '../support/retry-after';
 
 export const BINANCE_DATA_URL = 'https://data-api.binance.vision';
 
@@ -194,9 +195,9 @@ export class ExchangeClient {
         const message = `Binance ${path}: HTTP ${status}: ${detail}`;
         if (status === 429 || status === 418) {
           // Binance bans IPs that keep asking after a 429 (the 418); Retry-After says how long.
-          const retryAfterMs = retryAfter(response.headers.get('retry-after')) ?? 60_000;
-          this.blockedUntil = this.clock.now() + retryAfterMs;
-          return { ok: false, status, message, retryAfterMs };
+          const waitMs = retryAfterMs(response.headers.get('retry-after'), this.clock.now()) ?? 60_000;
+          this.blockedUntil = this.clock.now() + waitMs;
+          return { ok: false, status, message, retryAfterMs: waitMs };
         }
         if (status < 500) return { ok: false, status, code: parsed.success ? parsed.data.code : undefined, message };
         error = new ExchangeError('unavailable', message, status);
@@ -219,10 +220,4 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** Binance sends Retry-After in seconds. */
-function retryAfter(header: string | null): number | undefined {
-  const trimmed = header?.trim();
-  return trimmed && /^\d+$/.test(trimmed) ? Number(trimmed) * 1000 : undefined;
 }
